@@ -1,0 +1,54 @@
+"""Shared fixtures: generated texture images and isolated per-test user folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_TEXTURES = REPO.parent / "shared" / "textures"
+
+
+def make_texture(size: int = 64, seed: int = 0) -> np.ndarray:
+    """A small stochastic colour texture (blobs and oriented stripes), float32 (H, W, 3)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    image = np.zeros((size, size, 3), np.float32)
+    for _ in range(12):
+        fx, fy = rng.integers(1, 9, size=2)
+        phase = rng.random() * 2 * np.pi
+        wave = np.sin(2 * np.pi * (fx * x + fy * y) + phase)
+        image += wave[:, :, None] * rng.normal(0, 0.08, size=3)
+    image += rng.normal(0, 0.05, size=(size, size, 3))
+    image += np.array([0.55, 0.45, 0.35], np.float32)
+    return np.clip(image, 0, 1).astype(np.float32)
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """Tests never read or write the real user's settings, weights or models."""
+    base = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("TEXSTUDIO_CONFIG_DIR", str(base / "config"))
+    monkeypatch.setenv("TEXSTUDIO_DATA_DIR", str(base / "data"))
+    monkeypatch.setenv("TORCH_HOME", str(base / "torch"))
+
+
+@pytest.fixture
+def texture_file(tmp_path) -> Path:
+    path = tmp_path / "texture.png"
+    Image.fromarray((make_texture(64) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def real_photo() -> np.ndarray:
+    """A real texture photo from ../shared/textures when present, else a generated texture."""
+    candidate = SHARED_TEXTURES / "gravel1-texturize.png"
+    if candidate.exists():
+        from texstudio.engine.imageio import load_image, resize_longest_side
+
+        return resize_longest_side(load_image(candidate), 64)
+    return make_texture(64, seed=3)

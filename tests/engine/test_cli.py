@@ -1,0 +1,109 @@
+"""The headless CLI: a real round trip, and one clear line plus exit 2 for bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from texstudio.cli import main
+from texstudio.engine.config import SynthConfig
+from texstudio.engine.imageio import load_image
+
+FAST = ["--size", "32", "--steps", "4", "--layers", "relu1_1,relu2_1", "--device", "cpu", "--quiet"]
+
+
+def run_cli(*args, cwd=None):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", "texstudio", *map(str, args)], capture_output=True,
+                          text=True, timeout=300, cwd=cwd, env=env)
+
+
+def test_synth_round_trip_writes_image_and_sidecar(texture_file, tmp_path):
+    out = tmp_path / "out.png"
+    done = run_cli("synth", texture_file, "-o", out, "--size", "40x32", "--steps", "5", "--seed", "7",
+                   "--layers", "relu1_1,relu2_1", "--device", "cpu", "--tileable")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    image = load_image(out)
+    assert image.shape == (32, 40, 3)
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["seed"] == 7 and sidecar["iterations"] == 5
+    config = SynthConfig.from_dict(sidecar["config"])
+    assert (config.width, config.height, config.tileable) == (40, 32, True)
+    assert sidecar["exemplar"]["sha256"] and sidecar["backbone"].startswith("vgg19")
+
+
+def test_sidecar_reproduces_the_image(texture_file, tmp_path):
+    assert main(["synth", str(texture_file), "-o", str(tmp_path / "a.png"), *FAST]) == 0
+    config = SynthConfig.from_dict(json.loads((tmp_path / "a.json").read_text())["config"])
+    from texstudio.engine.synthesis import run_synthesis
+
+    again = run_synthesis(config, load_image(texture_file)).image
+    first = load_image(tmp_path / "a.png")
+    assert np.abs(again - first).max() <= 1 / 255 + 1e-6
+
+
+def _bad(capsys, args):
+    code = main(args)
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+@pytest.mark.parametrize("case", [
+    "missing", "corrupt", "empty", "bad-size", "unknown-backbone", "bad-layer", "bad-suffix",
+    "bad-loss", "no-output-folder",
+])
+def test_bad_input_is_one_line_and_exit_2_and_writes_nothing(case, tmp_path, texture_file, capsys):
+    out = tmp_path / "out.png"
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    args = {
+        "missing": ["synth", str(tmp_path / "nope.png"), "-o", str(out)],
+        "corrupt": ["synth", str(corrupt), "-o", str(out)],
+        "empty": ["synth", str(empty), "-o", str(out)],
+        "bad-size": ["synth", str(texture_file), "-o", str(out), "--size", "12x0"],
+        "unknown-backbone": ["synth", str(texture_file), "-o", str(out), "--backbone", "alexnet"],
+        "bad-layer": ["synth", str(texture_file), "-o", str(out), "--layers", "relu9_1"],
+        "bad-suffix": ["synth", str(texture_file), "-o", str(tmp_path / "out.gif")],
+        "bad-loss": ["synth", str(texture_file), "-o", str(out), "--loss", "l2"],
+        "no-output-folder": ["synth", str(texture_file), "-o", str(tmp_path / "no" / "out.png")],
+    }[case]
+    code, err = _bad(capsys, args + ["--quiet"])
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("texstudio")
+    assert not out.exists() and not out.with_suffix(".json").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_existing_output_is_not_overwritten_unless_asked(texture_file, tmp_path, capsys):
+    out = tmp_path / "keep.png"
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(out)
+    before = out.read_bytes()
+    code, err = _bad(capsys, ["synth", str(texture_file), "-o", str(out), *FAST])
+    assert code == 2 and "already exists" in err
+    assert out.read_bytes() == before
+    assert main(["synth", str(texture_file), "-o", str(out), *FAST, "--overwrite"]) == 0
+    assert out.read_bytes() != before
+
+
+def test_missing_file_from_a_real_process_has_no_traceback(tmp_path):
+    done = run_cli("synth", tmp_path / "nope.jpg", "-o", tmp_path / "o.png")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"texstudio: no such file: {tmp_path / 'nope.jpg'}"]
+
+
+def test_help_documents_every_option():
+    done = run_cli("synth", "--help")
+    assert done.returncode == 0
+    for option in ("--size", "--steps", "--seed", "--tileable", "--backbone", "--layers", "--loss",
+                   "--spectrum", "--optimizer", "--device", "--overwrite", "--bit-depth"):
+        assert option in done.stdout
+    top = run_cli("--help")
+    assert top.returncode == 0 and "synth" in top.stdout

@@ -1,0 +1,57 @@
+import numpy as np
+import torch
+
+from texstudio.engine.losses import (
+    SpectrumConstraint, channel_means, fit_to_size, gram_matrix, relative_squared_error,
+)
+
+
+def test_gram_is_symmetric_psd_and_matches_a_direct_computation():
+    torch.manual_seed(0)
+    features = torch.randn(2, 5, 7, 6)
+    gram = gram_matrix(features)
+    assert gram.shape == (2, 5, 5)
+    assert torch.allclose(gram, gram.transpose(1, 2))
+    eigenvalues = torch.linalg.eigvalsh(gram.double())
+    assert eigenvalues.min() > -1e-9
+    # Direct: sum over positions of f_i(p) f_j(p), divided by the number of positions.
+    direct = torch.zeros(2, 5, 5)
+    for n in range(2):
+        for i in range(5):
+            for j in range(5):
+                direct[n, i, j] = (features[n, i] * features[n, j]).sum() / (7 * 6)
+    assert torch.allclose(gram, direct, atol=1e-5)
+
+
+def test_relative_error_is_scale_free_and_zero_at_target():
+    target = torch.rand(4, 4) + 0.1
+    current = target * 1.5
+    assert relative_squared_error(target, target) == 0
+    assert torch.isclose(relative_squared_error(current, target),
+                         relative_squared_error(current * 10, target * 10))
+
+
+def test_channel_means_is_the_spatial_mean():
+    features = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4)
+    assert torch.allclose(channel_means(features), features.mean(dim=(2, 3)))
+
+
+def test_fit_to_size_crops_or_mirror_tiles():
+    image = torch.rand(1, 3, 10, 12)
+    assert fit_to_size(image, 6, 8).shape == (1, 3, 6, 8)
+    big = fit_to_size(image, 25, 30)
+    assert big.shape == (1, 3, 25, 30)
+
+
+def test_spectrum_projection_has_the_exemplar_modulus_and_keeps_colour_phase():
+    torch.manual_seed(1)
+    exemplar = torch.rand(1, 3, 16, 16)
+    canvas = torch.rand(1, 3, 16, 16)
+    constraint = SpectrumConstraint(exemplar, 16, 16)
+    projected = constraint.projection(canvas)
+    modulus = torch.fft.fft2(projected).abs()
+    assert torch.allclose(modulus, torch.fft.fft2(exemplar).abs(), atol=1e-3)
+    # The exemplar itself (or any shift of it) is its own projection: zero loss.
+    shifted = torch.roll(exemplar, shifts=(3, 5), dims=(2, 3))
+    assert constraint(shifted) < 1e-8
+    assert constraint(canvas) > 0.01

@@ -1,0 +1,3 @@
+from texstudio.cli import main
+
+raise SystemExit(main())

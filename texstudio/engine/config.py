@@ -1,0 +1,145 @@
+"""The synthesis settings: one frozen dataclass that validates itself and round-trips to JSON.
+
+The same object drives the CLI, the GUI's settings panel and the sidecar written
+beside every export, so a result can always be reproduced from its sidecar.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from texstudio.engine.errors import ConfigError
+
+MAX_SIDE = 8192
+OPTIMIZERS = ("lbfgs", "adam")
+POOLINGS = ("avg", "max")
+INITS = ("noise", "image")
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Every setting of one synthesis run. Units in the field comments."""
+
+    # Output canvas size in pixels.
+    width: int = 256
+    height: int = 256
+    # Forward-backward evaluations of the network (what the CLI's --steps counts).
+    steps: int = 200
+    # Seeds the noise init and a random-weight backbone: same seed, same image on CPU.
+    seed: int = 0
+    # "vgg19", "random-multiscale", or a path to a weights file / model folder.
+    backbone: str = "vgg19"
+    # Average pooling gives smoother gradients than max for synthesis (Gatys 2015, sec. 2).
+    pooling: str = "avg"
+    # Layers whose statistics are matched, by name (conv1_1, relu3_1, pool2, ...);
+    # empty means the backbone's own default set.
+    layers: tuple[str, ...] = ()
+    # Relative weight of each layer, same order as `layers`; empty means all 1.
+    layer_weights: tuple[float, ...] = ()
+    # Weights of the loss terms; a term with weight 0 is not computed at all.
+    gram_weight: float = 1.0
+    gap_weight: float = 0.0
+    spectrum_weight: float = 0.0
+    # "lbfgs" (few, good steps) or "adam" (cheap steps, low memory).
+    optimizer: str = "lbfgs"
+    # L-BFGS keeps 2 x history image-sized vectors: bounded so large canvases fit.
+    lbfgs_history: int = 20
+    # Step size: L-BFGS scales its own steps (1.0 is the textbook value); Adam in pixel units.
+    learning_rate: float = 1.0
+    # "noise" (seeded, coloured like the exemplar) or "image" (start from a given canvas).
+    init: str = "noise"
+    # Canvas on a torus: circular padding everywhere, so the result tiles with no seam.
+    tileable: bool = False
+    # "auto" picks cuda, then mps, then cpu.
+    device: str = "auto"
+    # Yield a preview image and Gram matrices every this many steps (0 = only at the end).
+    preview_every: int = 10
+    # Exemplar is resized so its longer side is at most this (px); 0 keeps its own size.
+    exemplar_size: int = 0
+
+    def __post_init__(self) -> None:
+        # JSON gives lists; keep the dataclass hashable-looking and immutable.
+        object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "layer_weights", tuple(float(w) for w in self.layer_weights))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError with a user-readable message for any out-of-range value."""
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 8 <= value <= MAX_SIDE:
+                raise ConfigError(f"{name} must be a whole number of pixels from 8 to {MAX_SIDE}, got {value!r}")
+        if not isinstance(self.steps, int) or self.steps < 0:
+            raise ConfigError(f"steps must be 0 or more, got {self.steps!r}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        if self.layer_weights and len(self.layer_weights) != len(self.layers):
+            raise ConfigError(
+                f"{len(self.layer_weights)} layer weights given for {len(self.layers)} layers"
+            )
+        if any(w < 0 for w in self.layer_weights):
+            raise ConfigError("layer weights must be >= 0")
+        for name in ("gram_weight", "gap_weight", "spectrum_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0")
+        if self.gram_weight == 0 and self.gap_weight == 0 and self.spectrum_weight == 0:
+            raise ConfigError("every loss weight is 0: nothing to optimise")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if not isinstance(self.lbfgs_history, int) or not 1 <= self.lbfgs_history <= 500:
+            raise ConfigError(f"lbfgs_history must be 1 to 500, got {self.lbfgs_history!r}")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if self.init not in INITS:
+            raise ConfigError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
+        if not isinstance(self.preview_every, int) or self.preview_every < 0:
+            raise ConfigError(f"preview_every must be 0 or more, got {self.preview_every!r}")
+        if not isinstance(self.exemplar_size, int) or self.exemplar_size < 0:
+            raise ConfigError(f"exemplar_size must be 0 or more, got {self.exemplar_size!r}")
+
+    def weights_by_layer(self, default_layers: tuple[str, ...]) -> dict[str, float]:
+        """Layer name -> weight, falling back to the backbone's default layers."""
+        layers = self.layers or default_layers
+        weights = self.layer_weights or (1.0,) * len(layers)
+        return dict(zip(layers, weights))
+
+    def replace(self, **changes: Any) -> SynthConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["layers"] = list(self.layers)
+        data["layer_weights"] = list(self.layer_weights)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SynthConfig:
+        """Build from a dict (e.g. a sidecar); unknown keys are an error, missing ones take defaults."""
+        if not isinstance(data, dict):
+            raise ConfigError("settings must be a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as exc:  # wrong value types that the checks above did not catch
+            raise ConfigError(f"invalid settings: {exc}") from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> SynthConfig:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"settings are not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+

@@ -1,0 +1,72 @@
+"""Texture statistics and the losses that match them.
+
+Every loss is normalised by the size of its target, so a weight of 1 means "as
+important as one layer's Gram loss" whatever the backbone's activation scale.
+Statistics are computed in fp32 even when features come from a lower precision.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+EPS = 1e-12
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, C): channel co-activations averaged over positions (Gatys 2015)."""
+    n, c, h, w = features.shape
+    flat = features.reshape(n, c, h * w).float()
+    # One batched matmul; dividing by H*W makes Grams of different canvas sizes comparable.
+    return torch.bmm(flat, flat.transpose(1, 2)) / (h * w)
+
+
+def channel_means(features: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C): the global-average-pooling descriptor (FCN lichen project)."""
+    return features.float().mean(dim=(2, 3))
+
+
+def relative_squared_error(current: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """||current - target||^2 / ||target||^2: scale-free, so each layer counts alike."""
+    return (current - target).pow(2).sum() / (target.pow(2).sum() + EPS)
+
+
+def fit_to_size(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Centre-crop, or mirror-tile then crop, a (N, 3, h, w) image to exactly (height, width).
+
+    Mirror tiling keeps the local statistics (and so the spectrum's shape) of an exemplar
+    smaller than the canvas without adding the hard edges that plain tiling would.
+    """
+    while image.shape[-2] < height:
+        image = torch.cat([image, image.flip(-2)], dim=-2)
+    while image.shape[-1] < width:
+        image = torch.cat([image, image.flip(-1)], dim=-1)
+    top = (image.shape[-2] - height) // 2
+    left = (image.shape[-1] - width) // 2
+    return image[..., top:top + height, left:left + width]
+
+
+class SpectrumConstraint:
+    """Fourier spectrum constraint of Liu, Gousseau & Xia (2016).
+
+    The canvas is pulled towards its projection onto the images whose Fourier modulus
+    is the exemplar's. The projection keeps the canvas's phase, shifted by one phase per
+    frequency shared by the three colour channels, so colour correlations survive.
+    The projection is a fixed target for each evaluation (no gradient through it).
+    """
+
+    def __init__(self, exemplar: torch.Tensor, height: int, width: int) -> None:
+        reference = fit_to_size(exemplar, height, width).float()
+        self.reference_fft = torch.fft.fft2(reference)
+        self.scale = reference.var().clamp_min(1e-6)
+
+    def projection(self, canvas: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            canvas_fft = torch.fft.fft2(canvas.float())
+            cross = (canvas_fft * self.reference_fft.conj()).sum(dim=1, keepdim=True)
+            phase = cross / cross.abs().clamp_min(EPS)
+            return torch.fft.ifft2(phase * self.reference_fft).real
+
+    def __call__(self, canvas: torch.Tensor) -> torch.Tensor:
+        target = self.projection(canvas)
+        return F.mse_loss(canvas.float(), target) / self.scale
