@@ -1,15 +1,15 @@
-"""Command line: ``texstudio`` starts the GUI; ``texstudio synth`` runs a synthesis headless.
+"""Command line: ``texstudio`` starts the GUI; ``texstudio COMMAND`` runs headless.
 
 Bad input prints one line to stderr and exits 2; a fault at run time exits 1; an
-interrupted run exits 130. Nothing is written unless the run completes.
+interrupted run exits 130. Commands live in ``texstudio.commands``, one module each.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import importlib
+import pkgutil
 import sys
-from pathlib import Path
 
 EXIT_OK, EXIT_FAULT, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -23,22 +23,18 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``256`` or ``512x256`` (width x height) -> (width, height)."""
-    parts = text.lower().split("x")
-    try:
-        if len(parts) == 1:
-            width = height = int(parts[0])
-        elif len(parts) == 2:
-            width, height = int(parts[0]), int(parts[1])
-        else:
-            raise ValueError
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 256 or 512x256, got {text!r}") from None
-    return width, height
+def command_modules() -> dict:
+    import texstudio.commands as package
+
+    modules = {}
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"texstudio.commands.{info.name}")
+        if hasattr(module, "NAME") and hasattr(module, "run"):
+            modules[module.NAME] = module
+    return modules
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(modules: dict) -> argparse.ArgumentParser:
     from texstudio import __version__
 
     parser = OneLineParser(
@@ -46,158 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Neural texture synthesis. With no command, starts the studio window.",
     )
     parser.add_argument("--version", action="version", version=f"texstudio {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
-    commands.add_parser("gui", help="start the studio window (the default)")
-
-    synth = commands.add_parser(
-        "synth",
-        help="synthesize a texture from an exemplar photo, headless",
-        description="Learn a new image whose CNN statistics match the exemplar's, and save it "
-        "(PNG or TIFF) with a JSON sidecar holding every setting and the seed.",
-    )
-    synth.add_argument("exemplar", metavar="EXEMPLAR", help="the texture photo to learn from")
-    synth.add_argument("-o", "--output", metavar="OUT", required=True,
-                       help="output image (.png, .tif or .tiff); the sidecar is OUT with .json")
-    synth.add_argument("--size", type=parse_size, default=(256, 256), metavar="WxH",
-                       help="output size in pixels, e.g. 256 or 512x256 (default 256x256)")
-    synth.add_argument("--steps", type=int, default=200, metavar="N",
-                       help="forward-backward evaluations of the network (default 200)")
-    synth.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
-    synth.add_argument("--tileable", action="store_true",
-                       help="synthesize on a torus so the output tiles with no seam")
-    synth.add_argument("--backbone", default="vgg19", metavar="vgg19|random-multiscale|PATH",
-                       help="feature network: vgg19 (ImageNet weights if present locally, else seeded "
-                       "random weights), random-multiscale, or a VGG19 weights file (default vgg19)")
-    synth.add_argument("--pooling", choices=("avg", "max"), default="avg", help="pooling in VGG19 (default avg)")
-    synth.add_argument("--layers", metavar="L1,L2,...",
-                       help="layers to match, e.g. relu1_1,relu2_1,relu3_1 (default: the backbone's own set)")
-    synth.add_argument("--layer-weights", metavar="W1,W2,...",
-                       help="relative weight per layer, in the order of --layers")
-    synth.add_argument("--loss", default="gram", metavar="gram|gap|gram,gap",
-                       help="feature statistics to match: gram (Gatys 2015), gap (channel means), "
-                       "or both comma-separated (default gram)")
-    synth.add_argument("--spectrum", type=float, default=0.0, metavar="WEIGHT",
-                       help="weight of the Fourier spectrum constraint (Liu et al. 2016); 0 = off (default)")
-    synth.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs", help="(default lbfgs)")
-    synth.add_argument("--lr", type=float, default=None, metavar="RATE",
-                       help="step size (default 1.0 for lbfgs, 0.02 for adam)")
-    synth.add_argument("--history", type=int, default=20, metavar="N",
-                       help="L-BFGS history size; memory grows with it (default 20)")
-    synth.add_argument("--init", metavar="IMAGE", help="start from this image instead of seeded noise")
-    synth.add_argument("--exemplar-size", type=int, default=None, metavar="PX",
-                       help="shrink the exemplar so its longer side is at most PX (default: the output's "
-                       "longer side; 0 keeps it as it is)")
-    synth.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
-                       help="where to compute: auto picks cuda, then mps, then cpu (default auto)")
-    synth.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="bits per channel (default 8)")
-    synth.add_argument("--overwrite", action="store_true", help="replace OUT and its sidecar if they exist")
-    synth.add_argument("--quiet", action="store_true", help="no progress bar")
-    synth.add_argument("--debug", action="store_true", help="show a traceback for unexpected errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    subparsers.add_parser("gui", help="start the studio window (the default)")
+    for module in modules.values():
+        module.add_parser(subparsers)
     return parser
-
-
-def config_from_args(args: argparse.Namespace):
-    from texstudio.engine.config import SynthConfig
-    from texstudio.engine.errors import ConfigError
-
-    terms = {t.strip() for t in args.loss.split(",") if t.strip()}
-    unknown = terms - {"gram", "gap"}
-    if unknown or not terms:
-        raise ConfigError(f"--loss must be gram, gap or gram,gap; got {args.loss!r}")
-    layers = tuple(s.strip() for s in args.layers.split(",") if s.strip()) if args.layers else ()
-    try:
-        layer_weights = tuple(float(s) for s in args.layer_weights.split(",")) if args.layer_weights else ()
-    except ValueError:
-        raise ConfigError(f"--layer-weights must be numbers separated by commas, got {args.layer_weights!r}") from None
-    width, height = args.size
-    learning_rate = args.lr if args.lr is not None else (1.0 if args.optimizer == "lbfgs" else 0.02)
-    exemplar_size = max(width, height) if args.exemplar_size is None else args.exemplar_size
-    return SynthConfig(
-        width=width, height=height, steps=args.steps, seed=args.seed, backbone=args.backbone,
-        pooling=args.pooling, layers=layers, layer_weights=layer_weights,
-        gram_weight=1.0 if "gram" in terms else 0.0, gap_weight=1.0 if "gap" in terms else 0.0,
-        spectrum_weight=args.spectrum, optimizer=args.optimizer, lbfgs_history=args.history,
-        learning_rate=learning_rate, init="image" if args.init else "noise", tileable=args.tileable,
-        device=args.device, preview_every=0, exemplar_size=exemplar_size,
-    )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def run_synth(args: argparse.Namespace) -> int:
-    from texstudio.engine.cancel import StopToken
-    from texstudio.engine.imageio import check_writable, load_image, sidecar_path
-    from texstudio.engine.synthesis import synthesize
-
-    config = config_from_args(args)
-    out = check_writable(args.output, args.overwrite)
-    sidecar = sidecar_path(out)
-    if sidecar.exists() and not args.overwrite:
-        from texstudio.engine.errors import OutputExistsError
-
-        raise OutputExistsError(f"{sidecar} already exists; choose another name or pass --overwrite")
-    exemplar_path = Path(args.exemplar)
-    exemplar = load_image(exemplar_path)
-    init = load_image(args.init) if args.init else None
-
-    stop = StopToken()
-    steps = synthesize(config, exemplar, stop, init)
-    next(steps)  # builds the backbone and targets: bad settings fail here, before the progress bar
-    progress = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        progress = tqdm(total=config.steps, unit="step", desc="synth", file=sys.stderr, dynamic_ncols=True)
-    try:
-        while True:
-            try:
-                record = next(steps)
-            except StopIteration as finished:
-                result = finished.value
-                break
-            if progress is not None and record.iteration > 0:
-                progress.update(1)
-                progress.set_postfix_str(f"loss {record.loss:.4g}", refresh=False)
-    finally:
-        if progress is not None:
-            progress.close()
-
-    data = result.sidecar()
-    data["exemplar"] = {
-        "path": str(exemplar_path.resolve()),
-        "sha256": file_sha256(exemplar_path),
-        "size": [int(exemplar.shape[1]), int(exemplar.shape[0])],
-    }
-    data["output"] = {"path": out.name, "bit_depth": args.bit_depth}
-    save_outputs(out, sidecar, result.image, data, args.bit_depth, args.overwrite)
-    if not args.quiet:
-        print(f"wrote {out} and {sidecar.name} ({result.iterations} steps, {result.elapsed:.1f} s, "
-              f"{result.backbone}, {result.device})", file=sys.stderr)
-    return EXIT_OK
-
-
-def save_outputs(out: Path, sidecar: Path, image, data: dict, bit_depth: int, overwrite: bool) -> None:
-    """Write the image and its sidecar; if the sidecar fails, a new image is taken back."""
-    from texstudio.engine.errors import ExportError
-    from texstudio.engine.imageio import save_image, write_sidecar
-
-    existed = out.exists()
-    try:
-        save_image(out, image, bit_depth=bit_depth, overwrite=overwrite)
-        try:
-            write_sidecar(sidecar, data, overwrite=overwrite)
-        except BaseException:
-            if not existed:
-                out.unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise ExportError(f"could not write {out}: {exc.strerror or exc}") from None
 
 
 def run_gui(argv: list[str]) -> int:
@@ -210,13 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     from texstudio.engine.errors import NumericalError, TexstudioError
 
-    parser = build_parser()
     debug = "--debug" in argv
     try:
-        args = parser.parse_args(argv)
+        modules = command_modules()
+        args = build_parser(modules).parse_args(argv)
         if args.command in (None, "gui"):
             return run_gui([sys.argv[0]])
-        return run_synth(args)
+        return modules[args.command].run(args)
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
