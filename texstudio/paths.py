@@ -28,7 +28,19 @@ def resources_dir() -> Path:
 
 
 def repo_weights_dir() -> Path:
-    return install_root() / "weights"
+    """The first folder searched for weights files. TEXSTUDIO_WEIGHTS_DIR overrides it.
+
+    The override exists so tests (and a user with a shared weights disk) can move the
+    searched folder without moving the manifest, which ships with the code.
+    """
+    override = os.environ.get("TEXSTUDIO_WEIGHTS_DIR")
+    return Path(override) if override else install_root() / "weights"
+
+
+def weights_manifest_path() -> Path:
+    """The registry of known weights. TEXSTUDIO_WEIGHTS_MANIFEST overrides it (tests use a tiny one)."""
+    override = os.environ.get("TEXSTUDIO_WEIGHTS_MANIFEST")
+    return Path(override) if override else install_root() / "weights" / "manifest.json"
 
 
 def user_data_dir() -> Path:
