@@ -55,3 +55,30 @@ def test_spectrum_projection_has_the_exemplar_modulus_and_keeps_colour_phase():
     shifted = torch.roll(exemplar, shifts=(3, 5), dims=(2, 3))
     assert constraint(shifted) < 1e-8
     assert constraint(canvas) > 0.01
+
+
+def test_sliced_wasserstein_is_zero_for_the_same_cloud_and_grows_with_a_shift():
+    from texstudio.engine.losses import random_directions, sliced_wasserstein
+
+    generator = torch.Generator().manual_seed(0)
+    cloud = torch.randn(8, 500, generator=generator)
+    directions = random_directions(8, 16, generator)
+    permuted = cloud[:, torch.randperm(500, generator=generator)]
+    assert sliced_wasserstein(permuted, cloud, directions) < 1e-10  # order of points does not matter
+    near = sliced_wasserstein(cloud + 0.1, cloud, directions)
+    far = sliced_wasserstein(cloud + 1.0, cloud, directions)
+    assert 0 < near < far
+    # Different sizes: the target is read at the canvas's quantiles.
+    bigger = torch.randn(8, 2000, generator=generator)
+    assert sliced_wasserstein(cloud, bigger, directions) < sliced_wasserstein(cloud * 3, bigger, directions)
+
+
+def test_sliced_wasserstein_sees_what_a_gram_matrix_misses():
+    from texstudio.engine.losses import random_directions, sliced_wasserstein
+
+    generator = torch.Generator().manual_seed(1)
+    gaussian = torch.randn(1, 4000, generator=generator)
+    signs = torch.sign(torch.randn(1, 4000, generator=generator))  # +-1: same second moment
+    assert torch.isclose(gaussian.pow(2).mean(), signs.pow(2).mean(), rtol=0.1)
+    directions = random_directions(1, 1, generator)
+    assert sliced_wasserstein(signs, gaussian, directions) > 0.05

@@ -123,3 +123,45 @@ def test_the_engine_imports_no_qt():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert int(done.stdout.split()[0]) >= 8  # the walk really imported the engine's modules
+
+
+def test_sw_and_colour_terms_reduce_their_losses():
+    records = []
+    config = TINY.replace(steps=25, gram_weight=0.0, sw_weight=1.0, color_weight=1.0)
+    run_synthesis(config, make_texture(48, seed=4), on_step=records.append)
+    assert {"sw/relu1_1", "sw/relu2_1", "color"} == set(records[-1].losses)
+    assert records[-1].losses["color"] < records[1].losses["color"]
+    assert records[-1].loss < 0.5 * records[1].loss
+
+
+def test_pyramid_runs_coarse_to_fine_and_counts_steps_across_levels():
+    from texstudio.engine.synthesis import pyramid_plan
+
+    config = TINY.replace(width=128, height=96, steps=10, pyramid_levels=3)
+    assert pyramid_plan(config) == [(48, 64, 2, 5), (96, 128, 1, 5)]  # 24x32 dropped: under 32 px
+    records = []
+    result = run_synthesis(config.replace(pyramid_levels=2, width=64, height=64, steps=8), make_texture(64),
+                           on_step=records.append)
+    starts = [r for r in records if np.isnan(r.loss)]
+    assert [(r.iteration, r.level, r.preview.shape[0]) for r in starts] == [(0, 0, 32), (4, 1, 64)]
+    assert all(r.target_grams for r in starts)
+    assert result.iterations == 8 and result.image.shape == (64, 64, 3)
+
+
+def test_pyramid_stopped_on_a_coarse_level_still_returns_the_full_size():
+    stop = StopToken()
+    config = TINY.replace(width=64, height=64, steps=20, pyramid_levels=2)
+    result = run_synthesis(config, make_texture(64), stop=stop,
+                           on_step=lambda r: stop.set() if r.iteration == 2 else None)
+    assert result.stopped and result.iterations == 2
+    assert result.image.shape == (64, 64, 3)
+
+
+def test_tileable_pyramid_upsampling_keeps_the_torus():
+    from texstudio.engine.synthesis import resize_canvas
+    import torch
+
+    y, x = np.mgrid[0:16, 0:16] / 16
+    periodic = (0.5 + 0.4 * np.sin(2 * np.pi * x))[None, None].repeat(3, 1)
+    big = resize_canvas(torch.tensor(periodic, dtype=torch.float32), 32, 32, torus=True)[0].permute(1, 2, 0).numpy()
+    assert seam_score(big) < 1.3

@@ -50,11 +50,18 @@ def add_parser(subparsers) -> None:
                        help="layers to match, e.g. relu1_1,relu2_1,relu3_1 (default: the backbone's own set)")
     synth.add_argument("--layer-weights", metavar="W1,W2,...",
                        help="relative weight per layer, in the order of --layers")
-    synth.add_argument("--loss", default="gram", metavar="gram|gap|gram,gap",
-                       help="feature statistics to match: gram (Gatys 2015), gap (channel means), "
-                       "or both comma-separated (default gram)")
+    synth.add_argument("--loss", default="gram", metavar="TERM[:WEIGHT],...",
+                       help="feature losses, combinable with weights: gram (Gatys 2015), gap (channel "
+                       "means), sw (sliced Wasserstein, Heitz 2021); e.g. gram, sw, gram:1,sw:0.5 "
+                       "(default gram)")
     synth.add_argument("--spectrum", type=float, default=0.0, metavar="WEIGHT",
                        help="weight of the Fourier spectrum constraint (Liu et al. 2016); 0 = off (default)")
+    synth.add_argument("--color", type=float, default=0.0, metavar="WEIGHT",
+                       help="weight of a colour-distribution match on the pixels; 0 = off (default)")
+    synth.add_argument("--pyramid", type=int, default=1, metavar="LEVELS",
+                       help="coarse-to-fine levels, each half the size of the next; 1 = off (default 1)")
+    synth.add_argument("--sw-directions", type=int, default=0, metavar="N",
+                       help="random directions per layer for sw; 0 = one per channel (default)")
     synth.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs", help="(default lbfgs)")
     synth.add_argument("--lr", type=float, default=None, metavar="RATE",
                        help="step size (default 1.0 for lbfgs, 0.02 for adam)")
@@ -72,14 +79,34 @@ def add_parser(subparsers) -> None:
     synth.add_argument("--debug", action="store_true", help="show a traceback for unexpected errors")
 
 
+FEATURE_TERMS = ("gram", "gap", "sw")
+
+
+def parse_loss_terms(text: str) -> dict[str, float]:
+    """``gram,sw:0.5`` -> {"gram": 1.0, "sw": 0.5}."""
+    from texstudio.engine.errors import ConfigError
+
+    weights: dict[str, float] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, _, weight = item.partition(":")
+        if name not in FEATURE_TERMS:
+            raise ConfigError(f"--loss terms are {', '.join(FEATURE_TERMS)} (optionally TERM:WEIGHT); got {name!r}")
+        try:
+            weights[name] = float(weight) if weight else 1.0
+        except ValueError:
+            raise ConfigError(f"--loss weight for {name} must be a number, got {weight!r}") from None
+    if not weights:
+        raise ConfigError("--loss needs at least one term")
+    return weights
+
+
 def config_from_args(args: argparse.Namespace):
     from texstudio.engine.config import SynthConfig
     from texstudio.engine.errors import ConfigError
 
-    terms = {t.strip() for t in args.loss.split(",") if t.strip()}
-    unknown = terms - {"gram", "gap"}
-    if unknown or not terms:
-        raise ConfigError(f"--loss must be gram, gap or gram,gap; got {args.loss!r}")
+    weights = parse_loss_terms(args.loss)
     layers = tuple(s.strip() for s in args.layers.split(",") if s.strip()) if args.layers else ()
     try:
         layer_weights = tuple(float(s) for s in args.layer_weights.split(",")) if args.layer_weights else ()
@@ -91,8 +118,9 @@ def config_from_args(args: argparse.Namespace):
     return SynthConfig(
         width=width, height=height, steps=args.steps, seed=args.seed, backbone=args.backbone,
         pooling=args.pooling, layers=layers, layer_weights=layer_weights,
-        gram_weight=1.0 if "gram" in terms else 0.0, gap_weight=1.0 if "gap" in terms else 0.0,
-        spectrum_weight=args.spectrum, optimizer=args.optimizer, lbfgs_history=args.history,
+        gram_weight=weights.get("gram", 0.0), gap_weight=weights.get("gap", 0.0),
+        sw_weight=weights.get("sw", 0.0), color_weight=args.color, sw_directions=args.sw_directions,
+        pyramid_levels=args.pyramid, spectrum_weight=args.spectrum, optimizer=args.optimizer, lbfgs_history=args.history,
         learning_rate=learning_rate, init="image" if args.init else "noise", tileable=args.tileable,
         device=args.device, preview_every=0, exemplar_size=exemplar_size,
     )
@@ -125,6 +153,12 @@ def run(args: argparse.Namespace) -> int:
     stop = StopToken()
     steps = synthesize(config, exemplar, stop, init)
     next(steps)  # builds the backbone and targets: bad settings fail here, before the progress bar
+    if config.backbone == "vgg19" and not args.quiet:
+        from texstudio.engine.weights import vgg19_weights_notice
+
+        notice = vgg19_weights_notice()
+        if notice:
+            print(f"texstudio: {notice}", file=sys.stderr)
     progress = None
     if not args.quiet:
         from tqdm import tqdm
@@ -137,9 +171,11 @@ def run(args: argparse.Namespace) -> int:
             except StopIteration as finished:
                 result = finished.value
                 break
-            if progress is not None and record.iteration > 0:
-                progress.update(1)
-                progress.set_postfix_str(f"loss {record.loss:.4g}", refresh=False)
+            if progress is not None and record.iteration > progress.n:
+                # Pyramid levels start with a record of the same iteration: count steps, not records.
+                progress.update(record.iteration - progress.n)
+                progress.set_postfix_str(f"level {record.level + 1}/{record.levels}, loss {record.loss:.4g}",
+                                         refresh=False)
     finally:
         if progress is not None:
             progress.close()

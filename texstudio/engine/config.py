@@ -17,6 +17,7 @@ MAX_SIDE = 8192
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("avg", "max")
 INITS = ("noise", "image")
+LOSS_WEIGHTS = ("gram_weight", "gap_weight", "spectrum_weight", "sw_weight", "color_weight")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,15 @@ class SynthConfig:
     gram_weight: float = 1.0
     gap_weight: float = 0.0
     spectrum_weight: float = 0.0
+    # Sliced-Wasserstein feature loss (Heitz et al. 2021): whole distributions, not just Grams.
+    sw_weight: float = 0.0
+    # Sliced-Wasserstein match of the canvas's RGB pixels to the exemplar's colours.
+    color_weight: float = 0.0
+    # Random directions per layer for the SW loss, fresh every step; 0 = as many as channels.
+    sw_directions: int = 0
+    # Coarse-to-fine levels (1 = off): each level halves the size, starts from the previous
+    # level upsampled, and shares --steps equally, so most steps run on small canvases.
+    pyramid_levels: int = 1
     # "lbfgs" (few, good steps) or "adam" (cheap steps, low memory).
     optimizer: str = "lbfgs"
     # L-BFGS keeps 2 x history image-sized vectors: bounded so large canvases fit.
@@ -84,11 +94,15 @@ class SynthConfig:
             )
         if any(w < 0 for w in self.layer_weights):
             raise ConfigError("layer weights must be >= 0")
-        for name in ("gram_weight", "gap_weight", "spectrum_weight"):
-            if getattr(self, name) < 0:
+        for name in LOSS_WEIGHTS:
+            if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name} must be >= 0")
-        if self.gram_weight == 0 and self.gap_weight == 0 and self.spectrum_weight == 0:
+        if not any(getattr(self, name) for name in LOSS_WEIGHTS):
             raise ConfigError("every loss weight is 0: nothing to optimise")
+        if not isinstance(self.sw_directions, int) or not 0 <= self.sw_directions <= 4096:
+            raise ConfigError(f"sw_directions must be 0 to 4096, got {self.sw_directions!r}")
+        if not isinstance(self.pyramid_levels, int) or not 1 <= self.pyramid_levels <= 6:
+            raise ConfigError(f"pyramid_levels must be 1 to 6, got {self.pyramid_levels!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if not isinstance(self.lbfgs_history, int) or not 1 <= self.lbfgs_history <= 500:

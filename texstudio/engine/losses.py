@@ -70,3 +70,34 @@ class SpectrumConstraint:
     def __call__(self, canvas: torch.Tensor) -> torch.Tensor:
         target = self.projection(canvas)
         return F.mse_loss(canvas.float(), target) / self.scale
+
+
+def random_directions(dim: int, count: int, generator: torch.Generator) -> torch.Tensor:
+    """(dim, count) unit vectors, drawn on the CPU so a seed gives the same ones on any device."""
+    directions = torch.randn(dim, count, generator=generator)
+    return directions / directions.norm(dim=0, keepdim=True).clamp_min(EPS)
+
+
+def sliced_wasserstein(current: torch.Tensor, target: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """Sliced Wasserstein distance between two point clouds (C, N) and (C, M), relative to the target's spread.
+
+    Heitz et al. (CVPR 2021): project both on random unit directions, sort each projection
+    and match sorted values. When the clouds differ in size the target's sorted values are
+    read at the canvas's quantiles. It matches whole distributions, not just their second
+    moments as a Gram matrix does, which keeps contrast and colour from drifting.
+    """
+    current_projected = directions.t() @ current.float()
+    target_projected = directions.t() @ target.float()
+    current_sorted = current_projected.sort(dim=1).values
+    target_sorted = target_projected.sort(dim=1).values
+    n, m = current_sorted.shape[1], target_sorted.shape[1]
+    if n != m:
+        index = ((torch.arange(n, device=target_sorted.device) + 0.5) * (m / n)).long().clamp_(max=m - 1)
+        target_sorted = target_sorted[:, index]
+    spread = target_projected.var(dim=1).mean().clamp_min(1e-8)
+    return (current_sorted - target_sorted).pow(2).mean() / spread
+
+
+def flatten_positions(features: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) -> (C, H*W): one point per position, for distribution losses."""
+    return features[0].reshape(features.shape[1], -1)

@@ -21,3 +21,109 @@ def seam_score(image: np.ndarray) -> float:
         wrap = np.abs(first - last).mean()
         scores.append(wrap / max(interior, 1e-12))
     return float(max(scores))
+
+
+def _sliced_distance(a: np.ndarray, b: np.ndarray, directions: int, seed: int) -> float:
+    """Sliced Wasserstein-1 distance between point sets a (N, D) and b (M, D), fixed directions."""
+    rng = np.random.default_rng(seed)
+    dirs = rng.normal(size=(a.shape[1], directions))
+    dirs /= np.linalg.norm(dirs, axis=0, keepdims=True)
+    pa, pb = np.sort(a @ dirs, axis=0), np.sort(b @ dirs, axis=0)
+    quantiles = (np.arange(256) + 0.5) / 256
+    qa = np.quantile(pa, quantiles, axis=0, method="nearest")
+    qb = np.quantile(pb, quantiles, axis=0, method="nearest")
+    return float(np.abs(qa - qb).mean())
+
+
+def color_distance(output: np.ndarray, reference: np.ndarray) -> float:
+    """How far the RGB distributions are apart (sliced Wasserstein-1, in [0, 1] units)."""
+    return _sliced_distance(output.reshape(-1, 3), reference.reshape(-1, 3), directions=64, seed=0)
+
+
+def _radial_log_power(image: np.ndarray, bins: int = 32) -> np.ndarray:
+    grey = image.mean(axis=2)
+    grey = grey - grey.mean()
+    power = np.abs(np.fft.fft2(grey)) ** 2 / grey.size
+    fy = np.fft.fftfreq(grey.shape[0])[:, None]
+    fx = np.fft.fftfreq(grey.shape[1])[None, :]
+    radius = np.sqrt(fx ** 2 + fy ** 2)
+    edges = np.linspace(0, 0.5, bins + 1)
+    which = np.digitize(radius, edges) - 1
+    profile = np.array([power[which == i].mean() if np.any(which == i) else 0.0 for i in range(bins)])
+    return np.log10(profile + 1e-10)
+
+
+def spectrum_distance(output: np.ndarray, reference: np.ndarray) -> float:
+    """Mean absolute gap between radially averaged log power spectra (decades; 0 = same)."""
+    return float(np.abs(_radial_log_power(output) - _radial_log_power(reference))[1:].mean())
+
+
+def _patches(image: np.ndarray, size: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    height, width = image.shape[:2]
+    ys = rng.integers(0, height - size + 1, count)
+    xs = rng.integers(0, width - size + 1, count)
+    return np.stack([image[y:y + size, x:x + size].reshape(-1) for y, x in zip(ys, xs)])
+
+
+def _halve(image: np.ndarray) -> np.ndarray:
+    height, width = (image.shape[0] // 2) * 2, (image.shape[1] // 2) * 2
+    image = image[:height, :width]
+    return image.reshape(height // 2, 2, width // 2, 2, 3).mean(axis=(1, 3))
+
+
+def patch_distance(output: np.ndarray, reference: np.ndarray, scales: int = 3, patch: int = 7,
+                   count: int = 2000, seed: int = 0) -> float:
+    """Multi-scale patch-distribution distance: sliced Wasserstein between 7x7 patch sets.
+
+    Compared at full, half and quarter scale, so both fine grain and larger structures
+    count; averaged over scales. Lower is better; two crops of one texture score low.
+    """
+    rng = np.random.default_rng(seed)
+    distances = []
+    for scale in range(scales):
+        if min(output.shape[:2]) < patch or min(reference.shape[:2]) < patch:
+            break
+        a = _patches(output, patch, count, rng)
+        b = _patches(reference, patch, count, rng)
+        distances.append(_sliced_distance(a, b, directions=128, seed=seed + scale))
+        output, reference = _halve(output), _halve(reference)
+    return float(np.mean(distances)) if distances else float("nan")
+
+
+def copy_fraction(output: np.ndarray, exemplar: np.ndarray, patch: int = 16, stride: int = 8,
+                  threshold: float = 0.02) -> float:
+    """Share of the output's patches that are near-verbatim copies of an exemplar patch.
+
+    A patch counts as copied when its RMS difference to the nearest exemplar patch (all
+    positions) is under ``threshold`` (2 % of full range), well below the differences
+    between two different patches of a photo. 0 means no copying.
+    """
+    import torch  # the nearest-neighbour search is a big matrix product
+
+    def unfold(image: np.ndarray, step: int) -> torch.Tensor:
+        tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+        return torch.nn.functional.unfold(tensor, patch, stride=step)[0].t()  # (count, 3*patch*patch)
+
+    ours = unfold(output, stride)
+    theirs = unfold(exemplar, 2)
+    if len(ours) == 0 or len(theirs) == 0:
+        return 0.0
+    best = torch.full((len(ours),), float("inf"))
+    for start in range(0, len(theirs), 4096):
+        chunk = theirs[start:start + 4096]
+        best = torch.minimum(best, torch.cdist(ours, chunk).min(dim=1).values)
+    rms = best / np.sqrt(ours.shape[1])
+    return float((rms < threshold).float().mean())
+
+
+def quality_report(output: np.ndarray, exemplar: np.ndarray, tileable: bool = False) -> dict[str, float]:
+    """All metrics of one result against its exemplar, for the GUI and the sidecar."""
+    report = {
+        "color_distance": color_distance(output, exemplar),
+        "spectrum_distance": spectrum_distance(output, exemplar),
+        "patch_distance": patch_distance(output, exemplar),
+        "copy_fraction": copy_fraction(output, exemplar),
+    }
+    if tileable:
+        report["seam_score"] = seam_score(output)
+    return {k: round(v, 5) for k, v in report.items()}

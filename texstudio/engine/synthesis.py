@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from texstudio.engine.backbones import Backbone, build_backbone
 from texstudio.engine.cancel import StopToken
@@ -19,7 +20,10 @@ from texstudio.engine.config import SynthConfig
 from texstudio.engine.devices import resolve_device
 from texstudio.engine.errors import ConfigError, NumericalError
 from texstudio.engine.imageio import resize_longest_side
-from texstudio.engine.losses import SpectrumConstraint, channel_means, gram_matrix, relative_squared_error
+from texstudio.engine.losses import (
+    SpectrumConstraint, channel_means, flatten_positions, gram_matrix, random_directions,
+    relative_squared_error, sliced_wasserstein,
+)
 
 
 @dataclass
@@ -33,7 +37,9 @@ class StepRecord:
     elapsed: float  # seconds since the loop started, set-up included
     preview: np.ndarray | None = None  # (H, W, 3) float32 canvas, every preview_every steps
     grams: dict[str, np.ndarray] | None = None  # layer -> (C, C) Gram of the canvas, with preview
-    target_grams: dict[str, np.ndarray] | None = None  # exemplar Grams, in the iteration-0 record
+    target_grams: dict[str, np.ndarray] | None = None  # exemplar Grams, in each level's first record
+    level: int = 0  # pyramid level, 0 = coarsest
+    levels: int = 1
 
 
 @dataclass
@@ -80,68 +86,115 @@ def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
 class TextureObjective:
     """The weighted sum of the enabled loss terms against one exemplar's statistics."""
 
-    def __init__(self, config: SynthConfig, backbone: Backbone, exemplar: torch.Tensor) -> None:
+    def __init__(self, config: SynthConfig, backbone: Backbone, exemplar: torch.Tensor,
+                 height: int, width: int, level: int = 0) -> None:
         self.backbone = backbone
+        self.config = config
         self.layer_weights = config.weights_by_layer(backbone.default_layers)
         backbone.check_layers(self.layer_weights)
-        self.gram_weight = config.gram_weight
-        self.gap_weight = config.gap_weight
         self.layers = [name for name, w in self.layer_weights.items() if w > 0]
-        if not self.layers and (self.gram_weight or self.gap_weight):
+        uses_features = bool(config.gram_weight or config.gap_weight or config.sw_weight)
+        if not self.layers and uses_features:
             raise ConfigError("every layer has weight 0")
+        self.feature_layers = self.layers if uses_features else []
         # Target statistics are computed once, without a graph: the exemplar never changes.
         with torch.no_grad():
-            features = backbone(exemplar, self.layers) if self.layers else {}
-            self.target_grams = {k: gram_matrix(v) for k, v in features.items()} if self.gram_weight else {}
-            self.target_means = {k: channel_means(v) for k, v in features.items()} if self.gap_weight else {}
-        self.spectrum = (
-            SpectrumConstraint(exemplar, config.height, config.width) if config.spectrum_weight else None
-        )
-        self.spectrum_weight = config.spectrum_weight
+            features = backbone(exemplar, self.feature_layers) if self.feature_layers else {}
+            self.target_grams = {k: gram_matrix(v) for k, v in features.items()} if config.gram_weight else {}
+            self.target_means = {k: channel_means(v) for k, v in features.items()} if config.gap_weight else {}
+            self.target_points = (
+                {k: flatten_positions(v).float() for k, v in features.items()} if config.sw_weight else {})
+            self.target_pixels = flatten_positions(exemplar).float() if config.color_weight else None
+        self.spectrum = SpectrumConstraint(exemplar, height, width) if config.spectrum_weight else None
+        # SW directions are fresh every evaluation but seeded: same seed, same run.
+        self.generator = torch.Generator().manual_seed(config.seed * 7919 + level)
+        self.device = exemplar.device
+
+    def _directions(self, channels: int) -> torch.Tensor:
+        count = self.config.sw_directions or channels
+        return random_directions(channels, count, self.generator).to(self.device)
 
     def __call__(self, canvas: torch.Tensor) -> dict[str, torch.Tensor]:
         """Weighted loss terms for ``canvas``; their sum is the objective."""
+        config = self.config
         terms: dict[str, torch.Tensor] = {}
-        if self.layers and (self.gram_weight or self.gap_weight):
-            features = self.backbone(canvas, self.layers)
-            for name in self.layers:
-                weight = self.layer_weights[name]
-                if self.gram_weight:
-                    current = gram_matrix(features[name])
-                    terms[f"gram/{name}"] = self.gram_weight * weight * relative_squared_error(
-                        current, self.target_grams[name])
-                if self.gap_weight:
-                    current = channel_means(features[name])
-                    terms[f"gap/{name}"] = self.gap_weight * weight * relative_squared_error(
-                        current, self.target_means[name])
+        features = self.backbone(canvas, self.feature_layers) if self.feature_layers else {}
+        for name in self.feature_layers:
+            weight = self.layer_weights[name]
+            if config.gram_weight:
+                terms[f"gram/{name}"] = config.gram_weight * weight * relative_squared_error(
+                    gram_matrix(features[name]), self.target_grams[name])
+            if config.gap_weight:
+                terms[f"gap/{name}"] = config.gap_weight * weight * relative_squared_error(
+                    channel_means(features[name]), self.target_means[name])
+            if config.sw_weight:
+                points = flatten_positions(features[name])
+                terms[f"sw/{name}"] = config.sw_weight * weight * sliced_wasserstein(
+                    points, self.target_points[name], self._directions(points.shape[0]))
+        if self.target_pixels is not None:
+            # RGB is only 3-D: a few dozen directions already pin the colour distribution.
+            terms["color"] = config.color_weight * sliced_wasserstein(
+                flatten_positions(canvas), self.target_pixels,
+                random_directions(3, 32, self.generator).to(self.device))
         if self.spectrum is not None:
-            terms["spectrum"] = self.spectrum_weight * self.spectrum(canvas)
+            terms["spectrum"] = config.spectrum_weight * self.spectrum(canvas)
         return terms
 
-    def canvas_grams(self, canvas: torch.Tensor) -> dict[str, np.ndarray]:
+    def canvas_grams(self, canvas: torch.Tensor) -> dict[str, np.ndarray] | None:
+        if not self.target_grams:
+            return None
         with torch.no_grad():
             features = self.backbone(canvas, self.layers)
             return {k: gram_matrix(v)[0].cpu().numpy().copy() for k, v in features.items()}
 
+    def target_gram_arrays(self) -> dict[str, np.ndarray] | None:
+        return {k: v[0].cpu().numpy().copy() for k, v in self.target_grams.items()} or None
+
 
 def initial_canvas(config: SynthConfig, exemplar: torch.Tensor, init: np.ndarray | None,
-                   device: torch.device) -> torch.Tensor:
+                   device: torch.device, height: int, width: int) -> torch.Tensor:
     """Seeded noise coloured like the exemplar, or a given image resized to the canvas."""
     if init is not None:
-        canvas = image_to_tensor(init, device)
-        if canvas.shape[-2:] != (config.height, config.width):
-            canvas = torch.nn.functional.interpolate(
-                canvas, size=(config.height, config.width), mode="bilinear", align_corners=False)
-        return canvas.clamp(0, 1)
+        return resize_canvas(image_to_tensor(init, device), height, width, config.tileable)
     if config.init == "image":
         raise ConfigError("init 'image' needs an initial image")
     # Noise is drawn on the CPU with its own generator: the same seed gives the same
     # canvas whatever the device and whatever else touched the global RNG.
     generator = torch.Generator().manual_seed(config.seed)
-    noise = torch.randn((1, 3, config.height, config.width), generator=generator)
+    noise = torch.randn((1, 3, height, width), generator=generator)
     mean = exemplar.mean(dim=(2, 3), keepdim=True).cpu()
     std = exemplar.std(dim=(2, 3), keepdim=True).cpu()
     return (mean + std * noise).clamp(0, 1).to(device)
+
+
+def resize_canvas(canvas: torch.Tensor, height: int, width: int, torus: bool) -> torch.Tensor:
+    """Bicubic resize; on a torus the borders wrap so the resized canvas still tiles."""
+    if canvas.shape[-2:] == (height, width):
+        return canvas.clamp(0, 1)
+    if not torus:
+        return F.interpolate(canvas, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
+    pad = 2
+    wrapped = F.pad(canvas, (pad, pad, pad, pad), mode="circular")
+    scale_y, scale_x = height / canvas.shape[-2], width / canvas.shape[-1]
+    big = F.interpolate(wrapped, scale_factor=(scale_y, scale_x), mode="bicubic", align_corners=False)
+    top, left = round(pad * scale_y), round(pad * scale_x)
+    return big[..., top:top + height, left:left + width].clamp(0, 1)
+
+
+def pyramid_plan(config: SynthConfig) -> list[tuple[int, int, int, int]]:
+    """(height, width, downscale factor, steps) for each level, coarsest first.
+
+    Levels whose canvas would be under 32 px are dropped: too small to hold any texture.
+    Steps are shared equally; the finest level takes the remainder.
+    """
+    levels = []
+    for level in range(config.pyramid_levels):
+        factor = 2 ** (config.pyramid_levels - 1 - level)
+        height, width = round(config.height / factor), round(config.width / factor)
+        if min(height, width) >= 32 or factor == 1:
+            levels.append((height, width, factor))
+    share, remainder = divmod(config.steps, len(levels))
+    return [(h, w, f, share + (remainder if i == len(levels) - 1 else 0)) for i, (h, w, f) in enumerate(levels)]
 
 
 def make_optimizer(config: SynthConfig, canvas: torch.Tensor) -> torch.optim.Optimizer:
@@ -158,63 +211,78 @@ def synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None
     """Learn a canvas whose statistics match ``exemplar``'s; yields a StepRecord per evaluation.
 
     ``exemplar`` and ``init`` are (H, W, 3) float arrays in [0, 1]. The generator's return
-    value (``StopIteration.value``, or use ``run_synthesis``) is a SynthResult.
+    value (``StopIteration.value``, or use ``run_synthesis``) is a SynthResult. With a
+    pyramid, each level learns a canvas at a fraction of the size from a likewise shrunk
+    exemplar, and the next level starts from it upsampled.
     """
     started = time.perf_counter()
     device = resolve_device(config.device)
     exemplar = resize_longest_side(exemplar, config.exemplar_size)
     backbone = build_backbone(config.backbone, config.pooling, config.tileable, config.seed).to(device)
-    exemplar_tensor = image_to_tensor(exemplar, device)
-    objective = TextureObjective(config, backbone, exemplar_tensor)
-    canvas = initial_canvas(config, exemplar_tensor, init, device).requires_grad_(True)
-    optimizer = make_optimizer(config, canvas)
-
-    with_grams = bool(objective.target_grams)
-    preview_grams = objective.canvas_grams(canvas) if with_grams else None
-    yield StepRecord(
-        iteration=0, total_steps=config.steps, loss=float("nan"), losses={},
-        elapsed=time.perf_counter() - started, preview=tensor_to_image(canvas), grams=preview_grams,
-        target_grams={k: v[0].cpu().numpy().copy() for k, v in objective.target_grams.items()} or None,
-    )
+    plan = pyramid_plan(config)
 
     history: list[float] = []
     last_terms: dict[str, float] = {}
     iteration = 0
     stopped = False
-    terms: dict[str, torch.Tensor] = {}
-
-    def closure() -> torch.Tensor:
-        nonlocal terms
-        optimizer.zero_grad(set_to_none=True)
-        terms = objective(canvas)
-        total = torch.stack(list(terms.values())).sum()
-        total.backward()
-        return total
-
-    while iteration < config.steps:
-        if stop is not None and stop.is_set():
-            stopped = True
-            break
-        optimizer.step(closure)
-        with torch.no_grad():
-            canvas.clamp_(0.0, 1.0)
-        iteration += 1
-        # One host-device sync per step: all terms leave the device together.
-        values = torch.stack([t.detach() for t in terms.values()]).float().tolist()
-        last_terms = dict(zip(terms.keys(), values))
-        total = float(sum(values))
-        if not np.isfinite(total):
-            raise NumericalError(
-                f"the loss became {total} at iteration {iteration}; try a smaller learning rate or another optimizer"
-            )
-        history.append(total)
-        show = config.preview_every and iteration % config.preview_every == 0 or iteration == config.steps
+    canvas = None
+    for level, (height, width, factor, level_steps) in enumerate(plan):
+        level_exemplar = exemplar
+        if factor > 1:
+            level_exemplar = resize_longest_side(exemplar, max(1, round(max(exemplar.shape[:2]) / factor)))
+        exemplar_tensor = image_to_tensor(level_exemplar, device)
+        objective = TextureObjective(config, backbone, exemplar_tensor, height, width, level)
+        if canvas is None:
+            canvas = initial_canvas(config, exemplar_tensor, init, device, height, width)
+        else:
+            canvas = resize_canvas(canvas.detach(), height, width, config.tileable)
+        canvas = canvas.detach().requires_grad_(True)
+        optimizer = make_optimizer(config, canvas)
         yield StepRecord(
-            iteration=iteration, total_steps=config.steps, loss=total, losses=last_terms,
-            elapsed=time.perf_counter() - started,
-            preview=tensor_to_image(canvas) if show else None,
-            grams=objective.canvas_grams(canvas) if show and with_grams else None,
+            iteration=iteration, total_steps=config.steps, loss=float("nan"), losses={},
+            elapsed=time.perf_counter() - started, preview=tensor_to_image(canvas),
+            grams=objective.canvas_grams(canvas), target_grams=objective.target_gram_arrays(),
+            level=level, levels=len(plan),
         )
+        terms: dict[str, torch.Tensor] = {}
+
+        def closure() -> torch.Tensor:
+            nonlocal terms
+            optimizer.zero_grad(set_to_none=True)
+            terms = objective(canvas)
+            total = torch.stack(list(terms.values())).sum()
+            total.backward()
+            return total
+
+        for _ in range(level_steps):
+            if stop is not None and stop.is_set():
+                stopped = True
+                break
+            optimizer.step(closure)
+            with torch.no_grad():
+                canvas.clamp_(0.0, 1.0)
+            iteration += 1
+            # One host-device sync per step: all terms leave the device together.
+            values = torch.stack([t.detach() for t in terms.values()]).float().tolist()
+            last_terms = dict(zip(terms.keys(), values))
+            total = float(sum(values))
+            if not np.isfinite(total):
+                raise NumericalError(f"the loss became {total} at iteration {iteration}; "
+                                     "try a smaller learning rate or another optimizer")
+            history.append(total)
+            show = (config.preview_every and iteration % config.preview_every == 0) or iteration == config.steps
+            yield StepRecord(
+                iteration=iteration, total_steps=config.steps, loss=total, losses=last_terms,
+                elapsed=time.perf_counter() - started,
+                preview=tensor_to_image(canvas) if show else None,
+                grams=objective.canvas_grams(canvas) if show else None,
+                level=level, levels=len(plan),
+            )
+        if stopped:
+            break
+    if canvas.shape[-2:] != (config.height, config.width):
+        # Stopped on a coarse level: still hand back an image of the size asked for.
+        canvas = resize_canvas(canvas.detach(), config.height, config.width, config.tileable)
 
     return SynthResult(
         image=tensor_to_image(canvas), config=config, iterations=iteration, stopped=stopped,
