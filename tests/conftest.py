@@ -34,6 +34,10 @@ def isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TEXSTUDIO_CONFIG_DIR", str(base / "config"))
     monkeypatch.setenv("TEXSTUDIO_DATA_DIR", str(base / "data"))
     monkeypatch.setenv("TORCH_HOME", str(base / "torch"))
+    # A developer's own weights/vgg19-*.pth must not change which weights the tests use.
+    monkeypatch.setenv("TEXSTUDIO_WEIGHTS_DIR", str(base / "repo-weights"))
+    # The local test HTTP server must never be reached through a proxy.
+    monkeypatch.setenv("no_proxy", "*")
 
 
 @pytest.fixture

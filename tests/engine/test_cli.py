@@ -35,6 +35,18 @@ def test_synth_round_trip_writes_image_and_sidecar(texture_file, tmp_path):
     config = SynthConfig.from_dict(sidecar["config"])
     assert (config.width, config.height, config.tileable) == (40, 32, True)
     assert sidecar["exemplar"]["sha256"] and sidecar["backbone"].startswith("vgg19")
+    assert {"color_distance", "patch_distance", "copy_fraction", "seam_score"} <= set(sidecar["quality"])
+
+
+def test_no_options_means_the_offline_default_preset(texture_file, tmp_path):
+    from texstudio.engine.presets import default_config
+
+    assert main(["synth", str(texture_file), "-o", str(tmp_path / "d.png"), "--steps", "2", "--size", "32",
+                 "--device", "cpu", "--quiet"]) == 0
+    used = SynthConfig.from_dict(json.loads((tmp_path / "d.json").read_text())["config"])
+    expected = default_config(32, 32, device="cpu").replace(steps=2, preview_every=0)
+    assert used == expected
+    assert used.sw_weight > 0 and used.spectrum_weight > 0 and used.pyramid_levels > 1
 
 
 def test_sidecar_reproduces_the_image(texture_file, tmp_path):

@@ -35,37 +35,38 @@ def add_parser(subparsers) -> None:
     synth.add_argument("exemplar", metavar="EXEMPLAR", help="the texture photo to learn from")
     synth.add_argument("-o", "--output", metavar="OUT", required=True,
                        help="output image (.png, .tif or .tiff); the sidecar is OUT with .json")
-    synth.add_argument("--size", type=parse_size, default=(256, 256), metavar="WxH",
-                       help="output size in pixels, e.g. 256 or 512x256 (default 256x256)")
-    synth.add_argument("--steps", type=int, default=200, metavar="N",
-                       help="forward-backward evaluations of the network (default 200)")
+    synth.add_argument("--size", type=parse_size, default=None, metavar="WxH",
+                       help="output size in pixels, e.g. 256 or 512x256 (default 256x256 on CPU, 512x512 on GPU)")
+    synth.add_argument("--steps", type=int, default=None, metavar="N",
+                       help="forward-backward evaluations of the network, all pyramid levels together "
+                       "(default 300 on CPU, 600 on GPU)")
     synth.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     synth.add_argument("--tileable", action="store_true",
                        help="synthesize on a torus so the output tiles with no seam")
     synth.add_argument("--backbone", default="vgg19", metavar="vgg19|random-multiscale|PATH",
                        help="feature network: vgg19 (ImageNet weights if present locally, else seeded "
                        "random weights), random-multiscale, or a VGG19 weights file (default vgg19)")
-    synth.add_argument("--pooling", choices=("avg", "max"), default="avg", help="pooling in VGG19 (default avg)")
+    synth.add_argument("--pooling", choices=("avg", "max"), default=None, help="pooling in VGG19 (default avg)")
     synth.add_argument("--layers", metavar="L1,L2,...",
                        help="layers to match, e.g. relu1_1,relu2_1,relu3_1 (default: the backbone's own set)")
     synth.add_argument("--layer-weights", metavar="W1,W2,...",
                        help="relative weight per layer, in the order of --layers")
-    synth.add_argument("--loss", default="gram", metavar="TERM[:WEIGHT],...",
+    synth.add_argument("--loss", default=None, metavar="TERM[:WEIGHT],...",
                        help="feature losses, combinable with weights: gram (Gatys 2015), gap (channel "
                        "means), sw (sliced Wasserstein, Heitz 2021); e.g. gram, sw, gram:1,sw:0.5 "
-                       "(default gram)")
-    synth.add_argument("--spectrum", type=float, default=0.0, metavar="WEIGHT",
-                       help="weight of the Fourier spectrum constraint (Liu et al. 2016); 0 = off (default)")
-    synth.add_argument("--color", type=float, default=0.0, metavar="WEIGHT",
+                       "(default sw)")
+    synth.add_argument("--spectrum", type=float, default=None, metavar="WEIGHT",
+                       help="weight of the Fourier spectrum constraint (Liu et al. 2016); 0 = off (default 1)")
+    synth.add_argument("--color", type=float, default=None, metavar="WEIGHT",
                        help="weight of a colour-distribution match on the pixels; 0 = off (default)")
-    synth.add_argument("--pyramid", type=int, default=1, metavar="LEVELS",
-                       help="coarse-to-fine levels, each half the size of the next; 1 = off (default 1)")
-    synth.add_argument("--sw-directions", type=int, default=0, metavar="N",
+    synth.add_argument("--pyramid", type=int, default=None, metavar="LEVELS",
+                       help="coarse-to-fine levels, each half the size of the next; 1 = off (default 3)")
+    synth.add_argument("--sw-directions", type=int, default=None, metavar="N",
                        help="random directions per layer for sw; 0 = one per channel (default)")
-    synth.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs", help="(default lbfgs)")
+    synth.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None, help="(default lbfgs)")
     synth.add_argument("--lr", type=float, default=None, metavar="RATE",
                        help="step size (default 1.0 for lbfgs, 0.02 for adam)")
-    synth.add_argument("--history", type=int, default=20, metavar="N",
+    synth.add_argument("--history", type=int, default=None, metavar="N",
                        help="L-BFGS history size; memory grows with it (default 20)")
     synth.add_argument("--init", metavar="IMAGE", help="start from this image instead of seeded noise")
     synth.add_argument("--exemplar-size", type=int, default=None, metavar="PX",
@@ -103,27 +104,37 @@ def parse_loss_terms(text: str) -> dict[str, float]:
 
 
 def config_from_args(args: argparse.Namespace):
-    from texstudio.engine.config import SynthConfig
+    """The default settings for this machine (engine/presets.py), changed only where asked."""
     from texstudio.engine.errors import ConfigError
+    from texstudio.engine.presets import default_config
 
-    weights = parse_loss_terms(args.loss)
-    layers = tuple(s.strip() for s in args.layers.split(",") if s.strip()) if args.layers else ()
-    try:
-        layer_weights = tuple(float(s) for s in args.layer_weights.split(",")) if args.layer_weights else ()
-    except ValueError:
-        raise ConfigError(f"--layer-weights must be numbers separated by commas, got {args.layer_weights!r}") from None
-    width, height = args.size
-    learning_rate = args.lr if args.lr is not None else (1.0 if args.optimizer == "lbfgs" else 0.02)
-    exemplar_size = max(width, height) if args.exemplar_size is None else args.exemplar_size
-    return SynthConfig(
-        width=width, height=height, steps=args.steps, seed=args.seed, backbone=args.backbone,
-        pooling=args.pooling, layers=layers, layer_weights=layer_weights,
-        gram_weight=weights.get("gram", 0.0), gap_weight=weights.get("gap", 0.0),
-        sw_weight=weights.get("sw", 0.0), color_weight=args.color, sw_directions=args.sw_directions,
-        pyramid_levels=args.pyramid, spectrum_weight=args.spectrum, optimizer=args.optimizer, lbfgs_history=args.history,
-        learning_rate=learning_rate, init="image" if args.init else "noise", tileable=args.tileable,
-        device=args.device, preview_every=0, exemplar_size=exemplar_size,
-    )
+    width, height = args.size if args.size else (None, None)
+    base = default_config(width, height, device=args.device)
+    changes: dict = {"device": args.device, "preview_every": 0, "seed": args.seed, "backbone": args.backbone,
+                     "tileable": args.tileable, "init": "image" if args.init else "noise"}
+    if args.loss is not None:
+        weights = parse_loss_terms(args.loss)
+        changes.update(gram_weight=weights.get("gram", 0.0), gap_weight=weights.get("gap", 0.0),
+                       sw_weight=weights.get("sw", 0.0))
+    if args.layers:
+        changes["layers"] = tuple(s.strip() for s in args.layers.split(",") if s.strip())
+    if args.layer_weights:
+        try:
+            changes["layer_weights"] = tuple(float(s) for s in args.layer_weights.split(","))
+        except ValueError:
+            raise ConfigError(f"--layer-weights must be numbers separated by commas, got {args.layer_weights!r}") from None
+    for option, field in (("steps", "steps"), ("pooling", "pooling"), ("spectrum", "spectrum_weight"),
+                          ("color", "color_weight"), ("pyramid", "pyramid_levels"),
+                          ("sw_directions", "sw_directions"), ("optimizer", "optimizer"),
+                          ("history", "lbfgs_history"), ("exemplar_size", "exemplar_size")):
+        value = getattr(args, option)
+        if value is not None:
+            changes[field] = value
+    if args.lr is not None:
+        changes["learning_rate"] = args.lr
+    elif changes.get("optimizer") == "adam":
+        changes["learning_rate"] = 0.02  # Adam moves pixels by about lr per step
+    return base.replace(**changes)
 
 
 def file_sha256(path: Path) -> str:
@@ -136,7 +147,8 @@ def file_sha256(path: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from texstudio.engine.cancel import StopToken
-    from texstudio.engine.imageio import check_writable, load_image, sidecar_path
+    from texstudio.engine.imageio import check_writable, load_image, resize_longest_side, sidecar_path
+    from texstudio.engine.metrics import quality_report
     from texstudio.engine.synthesis import synthesize
 
     config = config_from_args(args)
@@ -187,6 +199,9 @@ def run(args: argparse.Namespace) -> int:
         "size": [int(exemplar.shape[1]), int(exemplar.shape[0])],
     }
     data["output"] = {"path": out.name, "bit_depth": args.bit_depth}
+    # Measured against the exemplar as the engine saw it (after --exemplar-size).
+    data["quality"] = quality_report(result.image, resize_longest_side(exemplar, config.exemplar_size),
+                                     tileable=config.tileable)
     save_outputs(out, sidecar, result.image, data, args.bit_depth, args.overwrite)
     if not args.quiet:
         print(f"wrote {out} and {sidecar.name} ({result.iterations} steps, {result.elapsed:.1f} s, "
