@@ -88,8 +88,15 @@ class SequentialBackbone(Backbone):
         self.check_layers(wanted)
         out: dict[str, torch.Tensor] = {}
         x = self.normalize(image)
+        previous = None
         for name, stage in self.stages.items():
-            x = stage(x)
+            if isinstance(stage, nn.ReLU) and previous is not None and previous not in wanted:
+                # In place over a conv output nobody asked for: convolution backward needs its
+                # input, not its output, so this halves activation memory at no cost.
+                x = F.relu(x, inplace=True)
+            else:
+                x = stage(x)
+            previous = name
             if name in wanted:
                 out[name] = x
                 if len(out) == len(wanted):
@@ -226,7 +233,10 @@ def build_backbone(name: str, pooling: str = "avg", torus: bool = False, seed: i
     if path.is_file():
         return VGG19(pooling=pooling, torus=torus, seed=seed, weights=path)
     if path.is_dir():
-        raise BackboneError(f"{path} is a folder but not a texstudio model folder")
+        # A folder written by `texstudio train`; imported here because models imports us.
+        from texstudio.engine.models import load_trained_backbone
+
+        return load_trained_backbone(path, torus=torus)
     raise BackboneError(
         f"unknown backbone {name!r}: use {' or '.join(BUILTIN_BACKBONES)}, or a path to a weights file"
     )

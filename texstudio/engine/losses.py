@@ -98,6 +98,16 @@ def sliced_wasserstein(current: torch.Tensor, target: torch.Tensor, directions: 
     return (current_sorted - target_sorted).pow(2).mean() / spread
 
 
-def flatten_positions(features: torch.Tensor) -> torch.Tensor:
-    """(1, C, H, W) -> (C, H*W): one point per position, for distribution losses."""
-    return features[0].reshape(features.shape[1], -1)
+def flatten_positions(features: torch.Tensor, max_points: int = 0,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """(1, C, H, W) -> (C, N): one point per position, for distribution losses.
+
+    With ``max_points``, a seeded random subset of positions: sorting every position of a
+    2048x2048 canvas would take gigabytes, while a quarter-million samples pin the
+    distribution as well (a fresh subset each step covers the whole canvas over time).
+    """
+    points = features[0].reshape(features.shape[1], -1)
+    if max_points and points.shape[1] > max_points:
+        index = torch.randperm(points.shape[1], generator=generator)[:max_points].to(points.device)
+        points = points[:, index]
+    return points

@@ -83,6 +83,10 @@ def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach()[0].permute(1, 2, 0).float().cpu().numpy().copy()
 
 
+# Positions per layer that the SW loss sorts each step (all of them up to 512x512).
+SW_MAX_POINTS = 1 << 18
+
+
 class TextureObjective:
     """The weighted sum of the enabled loss terms against one exemplar's statistics."""
 
@@ -97,17 +101,18 @@ class TextureObjective:
         if not self.layers and uses_features:
             raise ConfigError("every layer has weight 0")
         self.feature_layers = self.layers if uses_features else []
+        # SW directions (and subsets of positions) are fresh every evaluation but seeded.
+        self.generator = torch.Generator().manual_seed(config.seed * 7919 + level)
         # Target statistics are computed once, without a graph: the exemplar never changes.
         with torch.no_grad():
             features = backbone(exemplar, self.feature_layers) if self.feature_layers else {}
             self.target_grams = {k: gram_matrix(v) for k, v in features.items()} if config.gram_weight else {}
             self.target_means = {k: channel_means(v) for k, v in features.items()} if config.gap_weight else {}
-            self.target_points = (
-                {k: flatten_positions(v).float() for k, v in features.items()} if config.sw_weight else {})
-            self.target_pixels = flatten_positions(exemplar).float() if config.color_weight else None
+            self.target_points = ({k: flatten_positions(v, SW_MAX_POINTS, self.generator).float()
+                                   for k, v in features.items()} if config.sw_weight else {})
+            self.target_pixels = (flatten_positions(exemplar, SW_MAX_POINTS, self.generator).float()
+                                  if config.color_weight else None)
         self.spectrum = SpectrumConstraint(exemplar, height, width) if config.spectrum_weight else None
-        # SW directions are fresh every evaluation but seeded: same seed, same run.
-        self.generator = torch.Generator().manual_seed(config.seed * 7919 + level)
         self.device = exemplar.device
 
     def _directions(self, channels: int) -> torch.Tensor:
@@ -128,13 +133,13 @@ class TextureObjective:
                 terms[f"gap/{name}"] = config.gap_weight * weight * relative_squared_error(
                     channel_means(features[name]), self.target_means[name])
             if config.sw_weight:
-                points = flatten_positions(features[name])
+                points = flatten_positions(features[name], SW_MAX_POINTS, self.generator)
                 terms[f"sw/{name}"] = config.sw_weight * weight * sliced_wasserstein(
                     points, self.target_points[name], self._directions(points.shape[0]))
         if self.target_pixels is not None:
             # RGB is only 3-D: a few dozen directions already pin the colour distribution.
             terms["color"] = config.color_weight * sliced_wasserstein(
-                flatten_positions(canvas), self.target_pixels,
+                flatten_positions(canvas, SW_MAX_POINTS, self.generator), self.target_pixels,
                 random_directions(3, 32, self.generator).to(self.device))
         if self.spectrum is not None:
             terms["spectrum"] = config.spectrum_weight * self.spectrum(canvas)
