@@ -57,7 +57,7 @@ def run_gui(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from texstudio.engine.errors import NumericalError, TexstudioError
+    from texstudio.engine.errors import NumericalError, ResourceError, TexstudioError
 
     debug = "--debug" in argv
     try:
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
-    except NumericalError as exc:
+    except (NumericalError, ResourceError) as exc:
         print(f"texstudio: {exc}", file=sys.stderr)
         return EXIT_FAULT
     except TexstudioError as exc:

@@ -119,3 +119,21 @@ def test_help_documents_every_option():
         assert option in done.stdout
     top = run_cli("--help")
     assert top.returncode == 0 and "synth" in top.stdout
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="address-space limits via setrlimit are Linux-only here")
+def test_out_of_memory_is_one_line_exit_1_and_writes_nothing(texture_file, tmp_path):
+    import resource
+
+    def limit_memory():  # 5 GiB of address space: torch loads, a 3000x3000 canvas does not fit
+        resource.setrlimit(resource.RLIMIT_AS, (5 << 30, 5 << 30))
+
+    out = tmp_path / "oom.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "texstudio", "synth", str(texture_file), "-o", str(out), "--size", "3000",
+         "--steps", "2", "--device", "cpu", "--quiet"],
+        preexec_fn=limit_memory, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+    assert "out of memory at 3000x3000" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists() and not out.with_suffix(".json").exists()

@@ -27,3 +27,7 @@ class ExportError(TexstudioError):
 
 class NumericalError(TexstudioError):
     """The loss stopped being a finite number."""
+
+
+class ResourceError(TexstudioError):
+    """The machine ran out of memory (RAM or GPU) for what was asked."""

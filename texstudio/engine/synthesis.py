@@ -18,7 +18,7 @@ from texstudio.engine.backbones import Backbone, build_backbone
 from texstudio.engine.cancel import StopToken
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.devices import resolve_device
-from texstudio.engine.errors import ConfigError, NumericalError
+from texstudio.engine.errors import ConfigError, NumericalError, ResourceError
 from texstudio.engine.imageio import resize_longest_side
 from texstudio.engine.losses import (
     SpectrumConstraint, channel_means, flatten_positions, gram_matrix, random_directions,
@@ -202,6 +202,19 @@ def pyramid_plan(config: SynthConfig) -> list[tuple[int, int, int, int]]:
     return [(h, w, f, share + (remainder if i == len(levels) - 1 else 0)) for i, (h, w, f) in enumerate(levels)]
 
 
+def out_of_memory(config: SynthConfig, device: torch.device) -> ResourceError:
+    """A readable error with what to change; the caller's canvas and settings stay intact."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    hints = ["a smaller output size", "more pyramid levels"]
+    if config.optimizer == "lbfgs":
+        hints.append("a smaller L-BFGS history or the adam optimizer")
+    if device.type != "cpu":
+        hints.append("device cpu")
+    return ResourceError(f"out of memory at {config.width}x{config.height} on {device.type}; try "
+                         + ", ".join(hints))
+
+
 def make_optimizer(config: SynthConfig, canvas: torch.Tensor) -> torch.optim.Optimizer:
     if config.optimizer == "lbfgs":
         # max_iter=1: one evaluation per step() call, so --steps counts evaluations
@@ -263,7 +276,15 @@ def synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None
             if stop is not None and stop.is_set():
                 stopped = True
                 break
-            optimizer.step(closure)
+            try:
+                optimizer.step(closure)
+            except (torch.OutOfMemoryError, MemoryError):
+                raise out_of_memory(config, device) from None
+            except RuntimeError as exc:
+                # The CPU allocator reports exhaustion as a plain RuntimeError.
+                if "can't allocate memory" not in str(exc):
+                    raise
+                raise out_of_memory(config, device) from None
             with torch.no_grad():
                 canvas.clamp_(0.0, 1.0)
             iteration += 1
