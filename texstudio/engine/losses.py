@@ -47,29 +47,57 @@ def fit_to_size(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 class SpectrumConstraint:
-    """Fourier spectrum constraint of Liu, Gousseau & Xia (2016).
+    """Fourier spectrum constraint after Liu, Gousseau & Xia (2016).
 
-    The canvas is pulled towards its projection onto the images whose Fourier modulus
-    is the exemplar's. The projection keeps the canvas's phase, shifted by one phase per
-    frequency shared by the three colour channels, so colour correlations survive.
-    The projection is a fixed target for each evaluation (no gradient through it).
+    The canvas is pulled towards its projection onto the images whose Fourier modulus is
+    the exemplar's: each channel keeps its own phase and takes the target modulus. The
+    projection is a fixed target for each evaluation (no gradient through it).
+
+    Departure from the paper, on purpose: the target modulus is the exemplar's power
+    spectrum averaged over crops and smoothed over neighbouring frequencies, not the
+    exemplar's exact modulus with its shared colour phase. With an exemplar as large as the
+    canvas, the exact version makes the exemplar itself (shifted) a perfect solution, and
+    with the feature losses the optimisation converged to verbatim copies of it.
     """
 
-    def __init__(self, exemplar: torch.Tensor, height: int, width: int) -> None:
-        reference = fit_to_size(exemplar, height, width).float()
-        self.reference_fft = torch.fft.fft2(reference)
+    def __init__(self, exemplar: torch.Tensor, height: int, width: int, crops: int = 8, seed: int = 0) -> None:
+        reference = exemplar.float()
+        generator = torch.Generator().manual_seed(seed)
+        power = torch.zeros(1, 3, height, width, device=reference.device)
+        patches = []
+        if reference.shape[-2] >= height and reference.shape[-1] >= width:
+            for _ in range(crops):
+                top = int(torch.randint(0, reference.shape[-2] - height + 1, (1,), generator=generator))
+                left = int(torch.randint(0, reference.shape[-1] - width + 1, (1,), generator=generator))
+                patches.append(reference[..., top:top + height, left:left + width])
+        else:
+            patches.append(fit_to_size(reference, height, width))
+        for patch in patches:
+            centred = patch - patch.mean(dim=(2, 3), keepdim=True)
+            power += torch.fft.fft2(centred).abs().pow(2)
+        power = smooth_circular(power / len(patches))
+        self.modulus = power.sqrt()
+        # The mean colour sits in the zero frequency, which the centring removed.
+        self.modulus[..., 0, 0] = reference.mean(dim=(2, 3)) * (height * width)
         self.scale = reference.var().clamp_min(1e-6)
 
     def projection(self, canvas: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             canvas_fft = torch.fft.fft2(canvas.float())
-            cross = (canvas_fft * self.reference_fft.conj()).sum(dim=1, keepdim=True)
-            phase = cross / cross.abs().clamp_min(EPS)
-            return torch.fft.ifft2(phase * self.reference_fft).real
+            phase = canvas_fft / canvas_fft.abs().clamp_min(EPS)
+            return torch.fft.ifft2(phase * self.modulus).real
 
     def __call__(self, canvas: torch.Tensor) -> torch.Tensor:
         target = self.projection(canvas)
         return F.mse_loss(canvas.float(), target) / self.scale
+
+
+def smooth_circular(power: torch.Tensor) -> torch.Tensor:
+    """3x3 binomial smoothing of a spectrum, wrapping around like frequencies do."""
+    smoothed = power
+    for dim in (-2, -1):
+        smoothed = 0.5 * smoothed + 0.25 * (smoothed.roll(1, dims=dim) + smoothed.roll(-1, dims=dim))
+    return smoothed
 
 
 def random_directions(dim: int, count: int, generator: torch.Generator) -> torch.Tensor:

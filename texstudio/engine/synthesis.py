@@ -75,7 +75,9 @@ class SynthResult:
 
 def image_to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
     """(H, W, 3) numpy -> (1, 3, H, W) float32 tensor on ``device``."""
-    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
+    # contiguous(): L-BFGS flattens gradients with view(), which a permuted tensor refuses.
+    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+    return tensor.contiguous().to(device)
 
 
 def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
