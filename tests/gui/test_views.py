@@ -1,0 +1,165 @@
+"""Each panel, view and dialog built alone from a model, offscreen."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.gui.conftest import QT_MARKS, TINY
+from texstudio.gui.model import FeatureMaps
+
+pytestmark = QT_MARKS
+
+
+def test_exemplar_panel_mirrors_and_writes_the_region(qtbot, model):
+    from texstudio.gui.exemplar_panel import ExemplarPanel
+
+    panel = ExemplarPanel(model)
+    qtbot.addWidget(panel)
+    model.set_region((4, 6, 30, 20))
+    assert tuple(panel.roi.pos()) == (4, 6) and tuple(panel.roi.size()) == (30, 20)
+    panel.roi.setPos((10, 12))  # as a drag does; the model snaps and clamps it
+    assert model.region == (10, 12, 30, 20)
+    panel.scale.setValue(50)
+    assert model.exemplar_scale == 0.5
+    assert "exemplar 15×10 px" in panel.info.text() and "memory" in panel.info.text()
+    panel.whole_button.click()
+    assert model.region == (0, 0, 48, 48)
+
+
+def test_settings_panel_binds_the_config_and_refuses_invalid_values(qtbot, model):
+    from texstudio.gui.settings_panel import SettingsPanel
+
+    panel = SettingsPanel(model)
+    qtbot.addWidget(panel)
+    panel.width_box.setValue(64)
+    panel.seed.setValue(9)
+    panel.tileable.setChecked(True)
+    assert (model.config.width, model.config.seed, model.config.tileable) == (64, 9, True)
+    assert panel.width_box.maximum() == 8192 and panel.width_box.minimum() == 8  # engine limits
+
+    panel.loss_weights["gram_weight"].setValue(0.0)  # every loss off: the engine says no
+    assert model.config.gram_weight == 1.0
+    assert panel.loss_weights["gram_weight"].value() == 1.0
+    assert panel.error.isVisibleTo(panel) and "nothing to optimise" in panel.error.text()
+
+    rows = {panel.layer_table.item(r, 0).text(): r for r in range(panel.layer_table.rowCount())}
+    panel.layer_table.item(rows["relu3_1"], 0).setCheckState(Qt.Checked)
+    assert model.config.layers == ("relu1_1", "relu2_1", "relu3_1")
+    panel.layer_table.cellWidget(rows["relu2_1"], 1).setValue(2.5)
+    assert model.config.layer_weights == (1.0, 2.5, 1.0)
+    for name in ("relu1_1", "relu2_1", "relu3_1"):
+        panel.layer_table.item(rows[name], 0).setCheckState(Qt.Unchecked)
+    assert model.config.layers == ("relu3_1",)  # the last one cannot be switched off
+    assert "At least one layer" in panel.error.text()
+
+    panel.set_backbone("random-multiscale")
+    assert model.config.backbone == "random-multiscale" and model.config.layers == ()
+    assert panel.layer_table.item(0, 0).text().startswith("relu_k")
+
+    model.set_config(model.config.replace(steps=77))  # the model changed elsewhere
+    assert panel.steps.value() == 77
+    assert "sw_weight" in panel.loss_weights  # fields the engine adds appear by themselves
+
+
+def test_settings_panel_presets(qtbot, model):
+    from texstudio.gui.settings_panel import SettingsPanel
+
+    panel = SettingsPanel(model)
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.preset_applied):
+        panel.preset_buttons["seamless tile"].click()
+    assert model.config.tileable and model.config.layers == TINY.layers
+    assert panel.tileable.isChecked()
+
+
+def test_preview_view_shows_the_canvas_and_tiles_it(qtbot, model):
+    from texstudio.gui.preview_view import PreviewView
+
+    view = PreviewView(model)
+    qtbot.addWidget(view)
+    model.canvas = np.random.default_rng(0).random((20, 30, 3), dtype=np.float32)
+    model.canvas_changed.emit()
+    view._redraw.flush()
+    assert view.image.image.shape == (20, 30, 3)
+    view.tile.setChecked(True)
+    assert view.image.image.shape == (60, 90, 3)
+    assert "30×20 px" in view.info.text()
+
+
+def test_loss_plot_view_draws_one_curve_per_term_and_reads_out(qtbot, model):
+    from texstudio.gui.loss_plot_view import LossPlotView
+
+    view = LossPlotView(model)
+    qtbot.addWidget(view)
+    for i in range(1, 6):
+        model.losses.append(i, 10.0 / i, {"gram/relu1_1": 6.0 / i, "gram/relu2_1": 4.0 / i})
+    model.losses_changed.emit()
+    view._redraw.flush()
+    assert set(view.term_curves) == {"gram/relu1_1", "gram/relu2_1"}
+    x, y = view.total_curve.getOriginalDataset()
+    assert list(x) == [1, 2, 3, 4, 5] and y[0] == 10.0
+    assert view.plot.getPlotItem().ctrl.logYCheck.isChecked()
+    text = view.readout_at(3.2)
+    assert "iteration 3" in text and "gram/relu2_1 1.333" in text
+
+
+def test_gram_view_shows_target_current_and_difference(qtbot, model):
+    from texstudio.gui.gram_view import GramView
+
+    view = GramView(model)
+    qtbot.addWidget(view)
+    rng = np.random.default_rng(0)
+    target = {"relu1_1": rng.random((8, 8), dtype=np.float32), "relu2_1": rng.random((16, 16), dtype=np.float32)}
+    model.target_grams = target
+    model.current_grams = {k: v * 1.5 for k, v in target.items()}
+    model.grams_changed.emit()
+    view._redraw.flush()
+    assert [view.layer.itemText(i) for i in range(view.layer.count())] == ["relu1_1", "relu2_1"]
+    view.layer.setCurrentText("relu2_1")
+    assert view.images["target"].image.shape == (16, 16)
+    assert view.images["difference"].image.shape == (16, 16)
+    low, high = view.diff_bar.levels()
+    assert low == pytest.approx(-high)
+    assert "16 channels" in view.info.text()
+
+
+def test_feature_maps_view_grids_enlarges_and_asks_for_a_visualisation(qtbot, model):
+    from texstudio.gui.feature_maps_view import FeatureMapsView
+
+    view = FeatureMapsView(model)
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.feature_maps_requested) as request:
+        view.refresh.click()
+    assert request.args == [view.layer.currentText(), 64]
+    rng = np.random.default_rng(0)
+    model.set_feature_maps(FeatureMaps("relu1_1", rng.random((6, 8, 8), dtype=np.float32),
+                                       rng.random((6, 4, 4), dtype=np.float32), 64))
+    assert view.exemplar_image.image.shape == (2 * 9 - 1, 3 * 9 - 1)
+    assert "6 of 64" in view.status.text()
+    view.select_channel(4)
+    assert np.array_equal(view.big_exemplar.image, model.feature_maps.exemplar[4])
+    with qtbot.waitSignal(view.visualization_requested) as asked:
+        view.visualize.click()
+    assert asked.args == ["relu1_1", 4]
+
+
+def test_export_dialog_builds_a_request(qtbot, model, tmp_path):
+    from texstudio.gui.export_dialog import ExportDialog
+
+    dialog = ExportDialog(model, {"folder": str(tmp_path), "name": "t.png"})
+    qtbot.addWidget(dialog)
+    assert not dialog.sheet.isEnabled()  # not tileable: no seamless sheet
+    model.set_config(model.config.replace(tileable=True))
+    dialog.variations.setValue(3)
+    assert dialog.sheet.isEnabled()
+    dialog.sheet.setChecked(True)
+    dialog.format.setCurrentText("TIFF")
+    dialog.bit_depth.setCurrentText("16")
+    request = dialog.request()
+    assert request.path == tmp_path / "t.tif" and request.bit_depth == 16
+    assert request.sheet == (3, 3) and request.variations == 3
+    dialog.path.setText(str(tmp_path / "missing" / "x.png"))
+    dialog.accept()
+    assert dialog.result() != dialog.DialogCode.Accepted and "does not exist" in dialog.error.text()

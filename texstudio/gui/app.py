@@ -1,0 +1,53 @@
+"""Start the GUI: ``texstudio`` with no arguments calls ``run_app``.
+
+Qt is imported inside the functions, so importing this module (the CLI does, to find
+``run_app``) stays cheap and Qt-free.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def configure_pyqtgraph() -> None:
+    """Process-wide pyqtgraph options, set once before any plot exists."""
+    import pyqtgraph as pg
+
+    # Row-major: numpy (H, W[, 3]) images display upright without transposing each frame.
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="k", foreground="d")
+
+
+def create_application(argv: list[str]):
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(argv or ["texstudio"])
+    app.setApplicationName("texstudio")
+    app.setOrganizationName("texstudio")
+    configure_pyqtgraph()
+    return app
+
+
+def build_main_window():
+    """The main window with remembered settings (or defaults and a notice)."""
+    from texstudio.gui.main_window import MainWindow
+    from texstudio.gui.settings import load_settings
+
+    settings, notice = load_settings()
+    window = MainWindow(settings)
+    if notice:
+        window.model.post_notice(notice)
+    return window
+
+
+def run_app(argv: list[str]) -> int:
+    """Run the GUI until its window closes; ``argv`` as for QApplication (program name first)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = create_application(list(argv))
+    window = build_main_window()
+    window.show()
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    sys.exit(run_app(sys.argv))

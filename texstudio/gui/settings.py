@@ -1,0 +1,110 @@
+"""The GUI's remembered state: one JSON file in ``user_config_dir()``. Qt-free.
+
+A file that cannot be read or no longer validates (hand-edited, or written by another
+version) gives the defaults, keeps a ``.corrupt`` copy, and says so once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from texstudio.engine.config import SynthConfig
+from texstudio.engine.errors import ConfigError
+from texstudio.engine.presets import default_config
+from texstudio.paths import user_config_dir
+
+SETTINGS_NAME = "gui-settings.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class GuiSettings:
+    config: SynthConfig = field(default_factory=default_config)
+    recent_files: list[str] = field(default_factory=list)
+    exemplar_path: str | None = None
+    exemplar_region: list[int] | None = None
+    exemplar_scale: float = 1.0
+    export: dict[str, Any] = field(default_factory=dict)  # last folder, format, bit depth, sheet
+    window_geometry: str | None = None  # base64 of QMainWindow.saveGeometry()
+    window_state: str | None = None  # base64 of QMainWindow.saveState()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["config"] = self.config.to_dict()
+        data["version"] = FORMAT_VERSION
+        return data
+
+
+def settings_path() -> Path:
+    return user_config_dir() / SETTINGS_NAME
+
+
+def load_settings(path: Path | None = None) -> tuple[GuiSettings, str | None]:
+    """(settings, notice): defaults and a message for the user when the file is unusable."""
+    path = path or settings_path()
+    if not path.exists():
+        return GuiSettings(), None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        settings = _from_dict(data)
+    except (OSError, ValueError, TypeError, ConfigError) as exc:
+        backup = path.with_name(path.name + ".corrupt")
+        try:
+            shutil.copyfile(path, backup)
+            kept = f" (kept as {backup.name})"
+        except OSError:
+            kept = ""
+        return GuiSettings(), f"Settings file {path} could not be used{kept}: {exc}. Using defaults."
+    return settings, None
+
+
+def _from_dict(data: dict[str, Any]) -> GuiSettings:
+    config_data = data.get("config", {})
+    if not isinstance(config_data, dict):
+        raise ValueError("'config' is not a JSON object")
+    # Settings from an older or newer texstudio may name fields this one lacks: drop them
+    # rather than losing every other setting.
+    known = {f.name for f in dataclasses.fields(SynthConfig)}
+    config = SynthConfig.from_dict({k: v for k, v in config_data.items() if k in known})
+    region = data.get("exemplar_region")
+    if region is not None and (not isinstance(region, list) or len(region) != 4
+                               or not all(isinstance(v, int) for v in region)):
+        raise ValueError("'exemplar_region' must be four whole numbers")
+    recent = data.get("recent_files", [])
+    if not isinstance(recent, list) or not all(isinstance(p, str) for p in recent):
+        raise ValueError("'recent_files' must be a list of paths")
+    scale = data.get("exemplar_scale", 1.0)
+    if not isinstance(scale, (int, float)) or not 0 < scale <= 1:
+        raise ValueError("'exemplar_scale' must be in (0, 1]")
+    export = data.get("export", {})
+    if not isinstance(export, dict):
+        raise ValueError("'export' must be a JSON object")
+    return GuiSettings(
+        config=config, recent_files=recent, exemplar_path=data.get("exemplar_path"),
+        exemplar_region=region, exemplar_scale=float(scale), export=export,
+        window_geometry=data.get("window_geometry"), window_state=data.get("window_state"),
+    )
+
+
+def save_settings(settings: GuiSettings, path: Path | None = None) -> None:
+    """Write atomically, so a crash mid-write never leaves a half file to be called corrupt."""
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(settings.to_dict(), indent=2, sort_keys=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
