@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from texstudio.paths import resources_dir
+
 
 def configure_pyqtgraph() -> None:
     """Process-wide pyqtgraph options, set once before any plot exists."""
@@ -24,6 +26,13 @@ def create_application(argv: list[str]):
     app = QApplication.instance() or QApplication(argv or ["texstudio"])
     app.setApplicationName("texstudio")
     app.setOrganizationName("texstudio")
+    # Matches resources/texstudio.desktop, so desktops group the window under its entry.
+    app.setDesktopFileName("texstudio")
+    icon = resources_dir() / "icons" / "texstudio.png"
+    if icon.exists():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
     configure_pyqtgraph()
     return app
 
