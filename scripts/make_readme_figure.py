@@ -12,6 +12,7 @@ import argparse
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for row, (name, options, label) in enumerate(ROWS):
             out = Path(tmp) / f"row{row}.png"
+            started = time.perf_counter()
             synth(args.textures / name, out, options)
+            print(f"{name} {' '.join(options)}: {time.perf_counter() - started:.0f} s (whole CLI run)", flush=True)
             exemplar = Image.open(args.textures / name).convert("RGB")
             exemplar.thumbnail((THUMB, THUMB))
             result = Image.open(out).convert("RGB")

@@ -39,7 +39,7 @@ def add_parser(subparsers) -> None:
                        help="output size in pixels, e.g. 256 or 512x256 (default 256x256 on CPU, 512x512 on GPU)")
     synth.add_argument("--steps", type=int, default=None, metavar="N",
                        help="forward-backward evaluations of the network, all pyramid levels together "
-                       "(default 240 on CPU, 600 on GPU)")
+                       "(default 180 on CPU, 600 on GPU)")
     synth.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     synth.add_argument("--tileable", action="store_true",
                        help="synthesize on a torus so the output tiles with no seam")

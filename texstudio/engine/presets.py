@@ -12,7 +12,7 @@ from texstudio.engine.config import SynthConfig
 from texstudio.engine.devices import resolve_device
 
 # Evaluations for a 256x256 default run: about 2 minutes on a 2-core CPU.
-CPU_STEPS = 240
+CPU_STEPS = 180
 # A GPU spends the same wall time on a larger canvas and more evaluations.
 GPU_STEPS = 600
 GPU_SIZE = 512
