@@ -129,7 +129,9 @@ def test_stop_then_resume(panel, photos, qtbot, tmp_path):
         panel.start(resume=True)
     qtbot.waitUntil(lambda: any(r.phase == "batch" for r in records), timeout=60_000)
     assert records[0].phase == "start" and records[0].step == stopped.step
-    assert min(r.step for r in records if r.phase == "batch") == stopped.step + 1
+    # Resumed, not restarted: batches continue after the checkpoint. (The panel throttles
+    # records, so on a fast machine the very first resumed batch may not be shown.)
+    assert min(r.step for r in records if r.phase == "batch") > stopped.step
     with qtbot.waitSignal(panel.training_finished, timeout=60_000):
         panel.stop()  # ...so stop it again
     assert not panel.busy
