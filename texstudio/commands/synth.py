@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
@@ -137,17 +136,10 @@ def config_from_args(args: argparse.Namespace):
     return base.replace(**changes)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def run(args: argparse.Namespace) -> int:
     from texstudio.engine.cancel import StopToken
     from texstudio.engine.imageio import check_writable, load_image, resize_longest_side, sidecar_path
+    from texstudio.engine.download import sha256_of
     from texstudio.engine.metrics import quality_report
     from texstudio.engine.synthesis import synthesize
 
@@ -195,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
     data = result.sidecar()
     data["exemplar"] = {
         "path": str(exemplar_path.resolve()),
-        "sha256": file_sha256(exemplar_path),
+        "sha256": sha256_of(exemplar_path),
         "size": [int(exemplar.shape[1]), int(exemplar.shape[0])],
     }
     data["output"] = {"path": out.name, "bit_depth": args.bit_depth}
