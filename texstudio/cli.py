@@ -57,7 +57,7 @@ def run_gui(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from texstudio.engine.errors import NumericalError, ResourceError, TexstudioError
+    from texstudio.engine.errors import NumericalError, ResourceError, TexstudioError, is_out_of_memory
 
     debug = "--debug" in argv
     try:
@@ -78,16 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("texstudio: interrupted; nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except MemoryError:
-        print("texstudio: out of memory; try a smaller --size, a smaller --history or --optimizer adam",
-              file=sys.stderr)
-        return EXIT_FAULT
     except Exception as exc:  # a bug or an environment fault: one line unless --debug
         if debug:
             raise
-        if "out of memory" in str(exc).lower():
-            print("texstudio: out of memory; try a smaller --size, a smaller --history or --device cpu",
-                  file=sys.stderr)
+        if is_out_of_memory(exc):
+            print("texstudio: out of memory; try a smaller --size, a smaller --history, --optimizer adam "
+                  "or --device cpu", file=sys.stderr)
         else:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             print(f"texstudio: unexpected error: {type(exc).__name__}: {first} (run with --debug for details)",

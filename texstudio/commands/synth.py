@@ -10,18 +10,14 @@ NAME = "synth"
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``256`` or ``512x256`` (width x height) -> (width, height)."""
-    parts = text.lower().split("x")
+    """``256`` or ``512x256`` (width x height) -> (width, height), for argparse."""
+    from texstudio.engine.config import parse_size as parse
+    from texstudio.engine.errors import ConfigError
+
     try:
-        if len(parts) == 1:
-            width = height = int(parts[0])
-        elif len(parts) == 2:
-            width, height = int(parts[0]), int(parts[1])
-        else:
-            raise ValueError
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 256 or 512x256, got {text!r}") from None
-    return width, height
+        return parse(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parser(subparsers) -> None:
@@ -34,49 +30,54 @@ def add_parser(subparsers) -> None:
     synth.add_argument("exemplar", metavar="EXEMPLAR", help="the texture photo to learn from")
     synth.add_argument("-o", "--output", metavar="OUT", required=True,
                        help="output image (.png, .tif or .tiff); the sidecar is OUT with .json")
-    synth.add_argument("--size", type=parse_size, default=None, metavar="WxH",
-                       help="output size in pixels, e.g. 256 or 512x256 (default 256x256 on CPU, 512x512 on GPU)")
-    synth.add_argument("--steps", type=int, default=None, metavar="N",
-                       help="forward-backward evaluations of the network, all pyramid levels together "
-                       "(default 180 on CPU, 600 on GPU)")
-    synth.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
-    synth.add_argument("--tileable", action="store_true",
-                       help="synthesize on a torus so the output tiles with no seam")
-    synth.add_argument("--backbone", default="vgg19", metavar="vgg19|random-multiscale|PATH",
-                       help="feature network: vgg19 (ImageNet weights if present locally, else seeded "
-                       "random weights), random-multiscale, or a VGG19 weights file (default vgg19)")
-    synth.add_argument("--pooling", choices=("avg", "max"), default=None, help="pooling in VGG19 (default avg)")
-    synth.add_argument("--layers", metavar="L1,L2,...",
-                       help="layers to match, e.g. relu1_1,relu2_1,relu3_1 (default: the backbone's own set)")
-    synth.add_argument("--layer-weights", metavar="W1,W2,...",
-                       help="relative weight per layer, in the order of --layers")
-    synth.add_argument("--loss", default=None, metavar="TERM[:WEIGHT],...",
-                       help="feature losses, combinable with weights: gram (Gatys 2015), gap (channel "
-                       "means), sw (sliced Wasserstein, Heitz 2021); e.g. gram, sw, gram:1,sw:0.5 "
-                       "(default sw)")
-    synth.add_argument("--spectrum", type=float, default=None, metavar="WEIGHT",
-                       help="weight of the Fourier spectrum constraint (Liu et al. 2016); 0 = off (default 1)")
-    synth.add_argument("--color", type=float, default=None, metavar="WEIGHT",
-                       help="weight of a colour-distribution match on the pixels; 0 = off (default)")
-    synth.add_argument("--pyramid", type=int, default=None, metavar="LEVELS",
-                       help="coarse-to-fine levels, each half the size of the next; 1 = off (default 3)")
-    synth.add_argument("--sw-directions", type=int, default=None, metavar="N",
-                       help="random directions per layer for sw; 0 = one per channel (default)")
-    synth.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None, help="(default lbfgs)")
-    synth.add_argument("--lr", type=float, default=None, metavar="RATE",
-                       help="step size (default 1.0 for lbfgs, 0.02 for adam)")
-    synth.add_argument("--history", type=int, default=None, metavar="N",
-                       help="L-BFGS history size; memory grows with it (default 20)")
-    synth.add_argument("--init", metavar="IMAGE", help="start from this image instead of seeded noise")
-    synth.add_argument("--exemplar-size", type=int, default=None, metavar="PX",
-                       help="shrink the exemplar so its longer side is at most PX (default: the output's "
-                       "longer side; 0 keeps it as it is)")
-    synth.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
-                       help="where to compute: auto picks cuda, then mps, then cpu (default auto)")
-    synth.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="bits per channel (default 8)")
+    add_synth_options(synth)
     synth.add_argument("--overwrite", action="store_true", help="replace OUT and its sidecar if they exist")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.add_argument("--debug", action="store_true", help="show a traceback for unexpected errors")
+
+
+def add_synth_options(parser: argparse.ArgumentParser) -> None:
+    """The options that make a SynthConfig (read back by ``config_from_args``): synth and batch share them."""
+    parser.add_argument("--size", type=parse_size, default=None, metavar="WxH",
+                        help="output size in pixels, e.g. 256 or 512x256 (default 256x256 on CPU, 512x512 on GPU)")
+    parser.add_argument("--steps", type=int, default=None, metavar="N",
+                        help="forward-backward evaluations of the network, all pyramid levels together "
+                        "(default 180 on CPU, 600 on GPU)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    parser.add_argument("--tileable", action="store_true",
+                        help="synthesize on a torus so the output tiles with no seam")
+    parser.add_argument("--backbone", default="vgg19", metavar="vgg19|random-multiscale|PATH",
+                        help="feature network: vgg19 (ImageNet weights if present locally, else seeded "
+                        "random weights), random-multiscale, or a VGG19 weights file (default vgg19)")
+    parser.add_argument("--pooling", choices=("avg", "max"), default=None, help="pooling in VGG19 (default avg)")
+    parser.add_argument("--layers", metavar="L1,L2,...",
+                        help="layers to match, e.g. relu1_1,relu2_1,relu3_1 (default: the backbone's own set)")
+    parser.add_argument("--layer-weights", metavar="W1,W2,...",
+                        help="relative weight per layer, in the order of --layers")
+    parser.add_argument("--loss", default=None, metavar="TERM[:WEIGHT],...",
+                        help="feature losses, combinable with weights: gram (Gatys 2015), gap (channel "
+                        "means), sw (sliced Wasserstein, Heitz 2021); e.g. gram, sw, gram:1,sw:0.5 "
+                        "(default sw)")
+    parser.add_argument("--spectrum", type=float, default=None, metavar="WEIGHT",
+                        help="weight of the Fourier spectrum constraint (Liu et al. 2016); 0 = off (default 1)")
+    parser.add_argument("--color", type=float, default=None, metavar="WEIGHT",
+                        help="weight of a colour-distribution match on the pixels; 0 = off (default)")
+    parser.add_argument("--pyramid", type=int, default=None, metavar="LEVELS",
+                        help="coarse-to-fine levels, each half the size of the next; 1 = off (default 3)")
+    parser.add_argument("--sw-directions", type=int, default=None, metavar="N",
+                        help="random directions per layer for sw; 0 = one per channel (default)")
+    parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None, help="(default lbfgs)")
+    parser.add_argument("--lr", type=float, default=None, metavar="RATE",
+                        help="step size (default 1.0 for lbfgs, 0.02 for adam)")
+    parser.add_argument("--history", type=int, default=None, metavar="N",
+                        help="L-BFGS history size; memory grows with it (default 20)")
+    parser.add_argument("--init", metavar="IMAGE", help="start from this image instead of seeded noise")
+    parser.add_argument("--exemplar-size", type=int, default=None, metavar="PX",
+                        help="shrink the exemplar so its longer side is at most PX (default: the output's "
+                        "longer side; 0 keeps it as it is)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                        help="where to compute: auto picks cuda, then mps, then cpu (default auto)")
+    parser.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="bits per channel (default 8)")
 
 
 FEATURE_TERMS = ("gram", "gap", "sw")
@@ -137,11 +138,8 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from texstudio.engine.cancel import StopToken
-    from texstudio.engine.imageio import check_writable, load_image, resize_longest_side, sidecar_path
-    from texstudio.engine.download import sha256_of
-    from texstudio.engine.metrics import quality_report
-    from texstudio.engine.synthesis import synthesize
+    from texstudio.engine.imageio import check_writable, sidecar_path
+    from texstudio.engine.render import synth_to_file
 
     config = config_from_args(args)
     out = check_writable(args.output, args.overwrite)
@@ -150,13 +148,9 @@ def run(args: argparse.Namespace) -> int:
         from texstudio.engine.errors import OutputExistsError
 
         raise OutputExistsError(f"{sidecar} already exists; choose another name or pass --overwrite")
-    exemplar_path = Path(args.exemplar)
-    exemplar = load_image(exemplar_path)
-    init = load_image(args.init) if args.init else None
-
-    stop = StopToken()
-    steps = synthesize(config, exemplar, stop, init)
-    next(steps)  # builds the backbone and targets: bad settings fail here, before the progress bar
+    steps = synth_to_file(config, Path(args.exemplar), out, init_path=args.init, bit_depth=args.bit_depth,
+                          overwrite=args.overwrite)
+    next(steps)  # loads the images, builds the backbone and targets: bad input fails here, before the bar
     if config.backbone == "vgg19" and not args.quiet:
         from texstudio.engine.weights import vgg19_weights_notice
 
@@ -173,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 record = next(steps)
             except StopIteration as finished:
-                result = finished.value
+                result = finished.value.result
                 break
             if progress is not None and record.iteration > progress.n:
                 # Pyramid levels start with a record of the same iteration: count steps, not records.
@@ -183,37 +177,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
-
-    data = result.sidecar()
-    data["exemplar"] = {
-        "path": str(exemplar_path.resolve()),
-        "sha256": sha256_of(exemplar_path),
-        "size": [int(exemplar.shape[1]), int(exemplar.shape[0])],
-    }
-    data["output"] = {"path": out.name, "bit_depth": args.bit_depth}
-    # Measured against the exemplar as the engine saw it (after --exemplar-size).
-    data["quality"] = quality_report(result.image, resize_longest_side(exemplar, config.exemplar_size),
-                                     tileable=config.tileable)
-    save_outputs(out, sidecar, result.image, data, args.bit_depth, args.overwrite)
     if not args.quiet:
         print(f"wrote {out} and {sidecar.name} ({result.iterations} steps, {result.elapsed:.1f} s, "
               f"{result.backbone}, {result.device})", file=sys.stderr)
     return 0
-
-
-def save_outputs(out: Path, sidecar: Path, image, data: dict, bit_depth: int, overwrite: bool) -> None:
-    """Write the image and its sidecar; if the sidecar fails, a new image is taken back."""
-    from texstudio.engine.errors import ExportError
-    from texstudio.engine.imageio import save_image, write_sidecar
-
-    existed = out.exists()
-    try:
-        save_image(out, image, bit_depth=bit_depth, overwrite=overwrite)
-        try:
-            write_sidecar(sidecar, data, overwrite=overwrite)
-        except BaseException:
-            if not existed:
-                out.unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise ExportError(f"could not write {out}: {exc.strerror or exc}") from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,21 @@ OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("avg", "max")
 INITS = ("noise", "image")
 LOSS_WEIGHTS = ("gram_weight", "gap_weight", "spectrum_weight", "sw_weight", "color_weight")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``256`` or ``512x256`` (width x height) -> (width, height); ConfigError otherwise."""
+    parts = str(text).strip().lower().split("x")
+    try:
+        if len(parts) == 1:
+            width = height = int(parts[0])
+        elif len(parts) == 2:
+            width, height = int(parts[0]), int(parts[1])
+        else:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"size must look like 256 or 512x256, got {text!r}") from None
+    return width, height
 
 
 @dataclass(frozen=True)
@@ -73,7 +89,10 @@ class SynthConfig:
     def __post_init__(self) -> None:
         # JSON gives lists; keep the dataclass hashable-looking and immutable.
         object.__setattr__(self, "layers", tuple(self.layers))
-        object.__setattr__(self, "layer_weights", tuple(float(w) for w in self.layer_weights))
+        try:
+            object.__setattr__(self, "layer_weights", tuple(float(w) for w in self.layer_weights))
+        except (TypeError, ValueError):
+            raise ConfigError(f"layer weights must be numbers, got {self.layer_weights!r}") from None
         self.validate()
 
     def validate(self) -> None:
@@ -92,11 +111,14 @@ class SynthConfig:
             raise ConfigError(
                 f"{len(self.layer_weights)} layer weights given for {len(self.layers)} layers"
             )
-        if any(w < 0 for w in self.layer_weights):
-            raise ConfigError("layer weights must be >= 0")
+        if not isinstance(self.backbone, str) or not self.backbone.strip() or "\0" in self.backbone:
+            raise ConfigError(f"backbone must be a name or a path, got {self.backbone!r}")
+        if any(not 0 <= w < math.inf for w in self.layer_weights):
+            raise ConfigError("layer weights must be finite numbers >= 0")
         for name in LOSS_WEIGHTS:
-            if not getattr(self, name) >= 0:
-                raise ConfigError(f"{name} must be >= 0")
+            # inf and nan would only come back as a non-finite loss at the first step.
+            if not _is_number(getattr(self, name)) or not 0 <= getattr(self, name) < math.inf:
+                raise ConfigError(f"{name} must be a finite number >= 0, got {getattr(self, name)!r}")
         if not any(getattr(self, name) for name in LOSS_WEIGHTS):
             raise ConfigError("every loss weight is 0: nothing to optimise")
         if not isinstance(self.sw_directions, int) or not 0 <= self.sw_directions <= 4096:
@@ -107,8 +129,8 @@ class SynthConfig:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if not isinstance(self.lbfgs_history, int) or not 1 <= self.lbfgs_history <= 500:
             raise ConfigError(f"lbfgs_history must be 1 to 500, got {self.lbfgs_history!r}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if not _is_number(self.learning_rate) or not 0 < self.learning_rate < math.inf:
+            raise ConfigError(f"learning_rate must be a finite number > 0, got {self.learning_rate!r}")
         if self.init not in INITS:
             raise ConfigError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
         if not isinstance(self.preview_every, int) or self.preview_every < 0:
@@ -157,3 +179,7 @@ class SynthConfig:
             raise ConfigError(f"settings are not valid JSON: {exc}") from None
         return cls.from_dict(data)
 
+
+def _is_number(value: Any) -> bool:
+    """A real number, not a bool or a string that JSON or a settings file slipped in."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

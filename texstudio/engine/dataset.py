@@ -3,7 +3,7 @@
 Two layouts: any folder of photos, searched recursively (autoencoder), or a folder whose
 sub-folders are classes, as torchvision's ``ImageFolder`` reads it (classifier). Files
 Pillow cannot read are skipped and counted, never fatal; a folder with nothing usable is
-a ``DatasetError`` with a one-line message.
+a ``DatasetError`` (defined in ``errors``, importable from here as before) with a one-line message.
 
 Augmentation draws every random choice from a generator seeded by (seed, epoch,
 position), not from torch's global RNG: the same seed gives the same patches, and a run
@@ -13,6 +13,7 @@ resumed in the middle of an epoch sees exactly the patches it would have seen.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +23,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 
-from texstudio.engine.errors import ImageLoadError, TexstudioError
-from texstudio.engine.imageio import load_image, resize_longest_side, to_uint8
-
-
-class DatasetError(TexstudioError):
-    """A training folder is missing, empty, or holds nothing the chosen objective can use."""
+from texstudio.engine.errors import DatasetError, ImageLoadError
+from texstudio.engine.imageio import DEFAULT_MAX_PIXELS, load_image, resize_longest_side, to_uint8
 
 
 def image_suffixes() -> frozenset[str]:
@@ -62,6 +59,10 @@ class FolderSummary:
             text += f" in {len(self.classes)} class{'es' if len(self.classes) != 1 else ''}"
         if self.skipped:
             text += f", {len(self.skipped)} file{'s' if len(self.skipped) != 1 else ''} skipped"
+        single = [name for name, count in self.class_counts().items() if count == 1] if self.classes else []
+        if single:
+            text += (f"; {', '.join(single)} ha{'ve' if len(single) > 1 else 's'} a single image, "
+                     "so none is held out to validate")
         return text
 
     def to_dict(self) -> dict:
@@ -74,10 +75,6 @@ class FolderSummary:
         }
 
 
-def _is_hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
-
-
 def _check_header(path: Path) -> str | None:
     """Why ``path`` is not a readable image judged by its header, or None if it looks fine.
 
@@ -85,15 +82,69 @@ def _check_header(path: Path) -> str | None:
     file with a sound header but corrupt pixels is caught later, when it is decoded.
     """
     try:
-        with Image.open(path) as image:
-            width, height = image.size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on what it works around are not reasons
+            with Image.open(path) as image:
+                width, height = image.size
         if width < 1 or height < 1:
             return "empty image"
+        if width * height > DEFAULT_MAX_PIXELS:
+            return f"{width}x{height} is over the {DEFAULT_MAX_PIXELS // 1_000_000}-megapixel limit"
+    except Image.DecompressionBombError:  # Pillow's own, far larger limit: not an OSError
+        return f"over the {DEFAULT_MAX_PIXELS // 1_000_000}-megapixel limit"
     except UnidentifiedImageError:
         return "not an image Pillow can read"
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        return f"unreadable ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+    except OSError as exc:
+        # strerror ("Permission denied") without the path the caller already shows.
+        return f"unreadable ({exc.strerror or _first_line(exc)})"
+    except (ValueError, SyntaxError, EOFError) as exc:
+        return f"unreadable ({_first_line(exc)})"
     return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def list_files(root: Path, skipped: list[str]) -> list[Path]:
+    """Every non-hidden regular file below ``root``, sorted, following folder links once each.
+
+    A link back to a folder already listed (a loop, or a second way into the same photos)
+    is not followed; it, dangling links, unlistable folders and special files go into
+    ``skipped`` with the reason, so a scan always ends and says what it left out.
+    """
+    files: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        relative = folder.relative_to(root)
+        try:
+            info = folder.stat()
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as exc:
+            skipped.append(f"{relative}/: folder cannot be listed ({exc.strerror or _first_line(exc)})")
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            skipped.append(f"{relative}: link to a folder already scanned (a loop or a duplicate), not followed")
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = folder / entry.name
+            try:
+                if entry.is_dir():
+                    pending.append(path)
+                    continue
+                if entry.is_file():
+                    files.append(path)
+                    continue
+                why = "broken link" if entry.is_symlink() else "not a regular file"
+            except OSError as exc:  # a link loop: ELOOP
+                why = f"unreadable link ({exc.strerror or _first_line(exc)})"
+            skipped.append(f"{path.relative_to(root)}: {why}")
+    return sorted(files)
 
 
 def _check_folder(folder: Path) -> None:
@@ -114,9 +165,10 @@ def scan_folder(folder: str | os.PathLike, objective: str = "autoencoder") -> Fo
     root = Path(folder).expanduser()
     _check_folder(root)
     summary = FolderSummary(folder=str(root))
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not _is_hidden(p, root))
+    files = list_files(root, summary.skipped)
     if not files:
-        raise DatasetError(f"folder {root} is empty")
+        left_out = f" ({len(summary.skipped)} entries skipped, e.g. {summary.skipped[0]})" if summary.skipped else ""
+        raise DatasetError(f"folder {root} is empty{left_out}")
     suffixes = image_suffixes()
 
     def usable(path: Path) -> bool:
@@ -138,18 +190,13 @@ def scan_folder(folder: str | os.PathLike, objective: str = "autoencoder") -> Fo
             classes, class_to_index = find_classes(str(root))
         except FileNotFoundError:  # no sub-folders at all
             classes, class_to_index = [], {}
-        in_class = set()
-        for name in classes:
-            for path in sorted((root / name).rglob("*")):
-                if not path.is_file() or _is_hidden(path, root):
-                    continue
-                in_class.add(path)
-                if usable(path):
-                    summary.images.append(str(path.relative_to(root)))
-                    summary.labels.append(class_to_index[name])
         for path in files:
-            if path not in in_class:
+            parts = path.relative_to(root).parts
+            if len(parts) < 2 or parts[0] not in class_to_index:
                 summary.skipped.append(f"{path.relative_to(root)}: not inside a class sub-folder")
+            elif usable(path):
+                summary.images.append(str(path.relative_to(root)))
+                summary.labels.append(class_to_index[parts[0]])
         # A class with no usable image cannot be learned or scored: leave it out.
         present = sorted(set(summary.labels))
         remap = {old: new for new, old in enumerate(present)}
@@ -264,7 +311,8 @@ class PhotoDataset:
             if summary.labels:
                 labels.append(summary.labels[index])
         if not images:
-            raise DatasetError(f"none of the images in {root} could be decoded ({len(summary.skipped)} skipped)")
+            raise DatasetError(f"no usable images in {root}: none could be decoded ({len(summary.skipped)} "
+                               f"file(s) skipped, e.g. {summary.skipped[-1]})")
         summary.images, summary.labels = names, labels
         self.images = images
         self.labels = labels

@@ -5,6 +5,7 @@ Arrays crossing this module are numpy ``float32`` of shape (H, W, 3) in [0, 1].
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import os
@@ -20,24 +21,31 @@ from texstudio.engine.errors import ExportError, ImageLoadError, OutputExistsErr
 
 # 64 megapixels: a 8000x8000 photo loads, a decompression bomb does not.
 DEFAULT_MAX_PIXELS = 64_000_000
+# Below this an exemplar holds no texture, and deep layers see a single position.
+MIN_EXEMPLAR_SIDE = 16
 SAVE_SUFFIXES = (".png", ".tif", ".tiff")
 
 
-def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int = 1) -> np.ndarray:
     """Load any Pillow-readable image as RGB float32 (H, W, 3) in [0, 1].
 
     EXIF orientation is applied; grey, alpha, palette, CMYK and 16-bit images are
-    converted; animated images give their first frame.
+    converted; animated images give their first frame. An image with a side shorter
+    than ``min_side`` is refused (exemplars pass ``MIN_EXEMPLAR_SIDE``).
     """
     path = Path(path)
     if not path.exists():
         raise ImageLoadError(f"no such file: {path}")
     if path.is_dir():
         raise ImageLoadError(f"{path} is a folder, not an image")
+    if not path.is_file():
+        # A pipe or a device: reading it could block forever or never end.
+        raise ImageLoadError(f"{path} is not a regular file")
     try:
-        # Pillow's own bomb check warns or raises on its own limit; ours is the one that counts.
+        # Pillow warns about what it works around (corrupt EXIF, a bomb below its own limit,
+        # whose check ours replaces): a warning is not a message for the user, an error is.
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")
             saved_limit = Image.MAX_IMAGE_PIXELS
             Image.MAX_IMAGE_PIXELS = None
             try:
@@ -51,6 +59,11 @@ def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
                         f"{path.name} is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
                         f"the limit is {max_pixels / 1e6:.0f} megapixels"
                     )
+                if min(width, height) < min_side:
+                    raise ImageLoadError(
+                        f"{path.name} is {width}x{height} px; an exemplar needs at least {min_side} px "
+                        "on each side to hold any texture"
+                    )
                 image.seek(0)
                 image = ImageOps.exif_transpose(image)
                 return _to_rgb_float(image)
@@ -58,9 +71,10 @@ def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
         raise
     except UnidentifiedImageError:
         raise ImageLoadError(f"{path.name} is not an image Pillow can read") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
         # Truncated or corrupt files surface as one of these from Pillow's decoders.
-        raise ImageLoadError(f"{path.name} could not be read: {exc}") from None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ImageLoadError(f"{path.name} could not be read: {reason}") from None
 
 
 def _to_rgb_float(image: Image.Image) -> np.ndarray:
@@ -113,8 +127,10 @@ def check_writable(path: str | os.PathLike, overwrite: bool) -> Path:
         raise ExportError(f"cannot save {path.name}: use a .png, .tif or .tiff name")
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} already exists; choose another name or allow overwriting")
-    if not path.parent.exists():
+    if not path.parent.is_dir():
         raise ExportError(f"folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise ExportError(f"cannot write to folder {path.parent}: it is read-only or not yours")
     return path
 
 
@@ -151,10 +167,15 @@ def save_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8, o
 
 def write_sidecar(path: str | os.PathLike, data: dict[str, Any], overwrite: bool = False) -> Path:
     """Write the JSON sidecar next to an export (same atomic rule)."""
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    return write_text(path, text, overwrite)
+
+
+def write_text(path: str | os.PathLike, text: str, overwrite: bool = False) -> Path:
+    """Write a UTF-8 text file (CSV, JSON) with the same atomic rule as images."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} already exists; choose another name or allow overwriting")
-    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
     _atomic_write(path, lambda handle: handle.write(text), binary=False, overwrite=overwrite)
     return path
 
@@ -166,9 +187,15 @@ def sidecar_path(image_path: str | os.PathLike) -> Path:
 def _atomic_write(path: Path, write, binary: bool, overwrite: bool) -> None:
     """Write through a temp file in the target folder, fsync, then move it into place.
 
-    A crash or full disk leaves the previous file (if any) untouched and no partial file.
+    A full disk or a read-only folder leaves the previous file (if any) untouched and no
+    partial file, and is an ExportError saying why. A process killed mid-write can leave
+    only a hidden ``.NAME.PID.*.part``, which the next write of NAME removes.
     """
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    _remove_stale_parts(path)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise ExportError(f"could not write {path}: {exc.strerror or exc}; nothing was written") from None
     try:
         with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as handle:
             write(handle)
@@ -177,9 +204,36 @@ def _atomic_write(path: Path, write, binary: bool, overwrite: bool) -> None:
         if not overwrite and path.exists():
             raise OutputExistsError(f"{path} appeared while writing; not overwritten")
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp_name)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            # ENOSPC, EFBIG, EROFS, EACCES...: the user can act on the reason, not the traceback.
+            raise ExportError(f"could not write {path}: {exc.strerror or exc}; nothing was written") from None
         raise
+
+
+def _remove_stale_parts(path: Path) -> None:
+    """Delete temp files that a killed texstudio left for ``path`` (their writer's pid is gone)."""
+    if os.name != "posix":
+        return  # os.kill(pid, 0) would not probe the process there
+    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        pid = part.name[len(path.name) + 2:].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
+            continue
+        try:
+            part.unlink()
+        except OSError:
+            pass  # another writer's business, or already gone
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OverflowError, OSError):
+        return True  # someone else's (EPERM), or cannot tell: leave its file alone
+    return True

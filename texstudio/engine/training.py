@@ -36,7 +36,7 @@ from texstudio.engine.dataset import (
     split_indices,
 )
 from texstudio.engine.devices import DEVICE_CHOICES, resolve_device
-from texstudio.engine.errors import ConfigError, NumericalError
+from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, is_out_of_memory
 from texstudio.engine.imageio import write_sidecar
 from texstudio.engine.models import is_model_dir, save_model, write_bytes_atomic
 from texstudio.engine.trainable import (
@@ -355,8 +355,22 @@ def train(config: TrainConfig, folder: str | os.PathLike, out_dir: str | os.Path
 
     With ``resume``, the run continues from ``out_dir``'s checkpoint (its settings win,
     except ``epochs`` and ``device``, which may be raised or changed to train on).
-    The generator's return value is a TrainResult.
+    The generator's return value is a TrainResult. Running out of memory is a
+    ResourceError saying what to make smaller; the last checkpoint stays as it was.
     """
+    try:
+        return (yield from _train(config, folder, out_dir, stop, resume, name, overwrite))
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise ResourceError(
+                f"out of memory while training on {config.device}; try a smaller batch size "
+                f"(now {config.batch_size}), patch size (now {config.patch_size}) or largest photo side "
+                f"(now {config.max_image_side}), or the cpu device") from None
+        raise
+
+
+def _train(config: TrainConfig, folder: str | os.PathLike, out_dir: str | os.PathLike, stop: StopToken | None,
+           resume: bool, name: str | None, overwrite: bool) -> Generator[TrainProgress, None, TrainResult]:
     started = time.perf_counter()
     out_dir = check_out_dir(out_dir, resume, overwrite)
     saved: dict[str, Any] | None = None
@@ -508,7 +522,8 @@ def train(config: TrainConfig, folder: str | os.PathLike, out_dir: str | os.Path
             # One sync per batch, on purpose: the loss is reported every batch.
             value = float(loss.detach())
             if not math.isfinite(value):
-                raise NumericalError(f"the training loss became {value} at step {step}; try a smaller learning rate")
+                raise NumericalError(f"the training loss became {value} at step {step}; what was saved at the end "
+                                     "of the last whole epoch (if any) is kept. Train again with a smaller learning rate")
             epoch_sums["loss"] += value * len(patches)
             epoch_sums["seen"] += len(patches)
             if objective.classifier:

@@ -22,11 +22,10 @@ from texstudio.engine.errors import TexstudioError
 from texstudio.engine.models import describe_model, is_model_dir
 from texstudio.engine.presets import default_config
 from texstudio.engine.presets import presets as engine_presets
-from texstudio.engine.imageio import load_image, resize_longest_side
+from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, load_image, resize_longest_side
 from texstudio.gui.events import Event
 
 MAX_RECENT = 10
-MIN_EXEMPLAR_SIDE = 16
 
 # What a preset leaves as the user set it: the network and its layers, the seed, the device.
 PRESET_KEEPS = ("backbone", "pooling", "layers", "layer_weights", "seed", "device")
@@ -214,7 +213,7 @@ class AppModel:
     def open_photo(self, path: str | Path) -> None:
         """Load an image file as the photo; raises ImageLoadError with a readable message."""
         path = Path(path)
-        image = load_image(path)
+        image = load_image(path, min_side=MIN_EXEMPLAR_SIDE)
         self.set_photo(image, path)
         self.add_recent(path)
 

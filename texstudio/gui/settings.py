@@ -1,7 +1,9 @@
 """The GUI's remembered state: one JSON file in ``user_config_dir()``. Qt-free.
 
 A file that cannot be read or no longer validates (hand-edited, or written by another
-version) gives the defaults, keeps a ``.corrupt`` copy, and says so once.
+version) gives the defaults, keeps a ``.corrupt`` copy, and says so once. Paths and
+dialog values in a file that does validate are still checked one by one: an odd entry
+is dropped, never followed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.errors import ConfigError
 from texstudio.engine.presets import default_config
+from texstudio.gui.model import MAX_RECENT
 from texstudio.paths import user_config_dir
 
 SETTINGS_NAME = "gui-settings.json"
@@ -56,7 +59,7 @@ def load_settings(path: Path | None = None) -> tuple[GuiSettings, str | None]:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         settings = _from_dict(data)
-    except (OSError, ValueError, TypeError, ConfigError) as exc:
+    except (OSError, ValueError, TypeError, RecursionError, ConfigError) as exc:  # RecursionError: [[[[...
         backup = path.with_name(path.name + ".corrupt")
         try:
             shutil.copyfile(path, backup)
@@ -80,7 +83,7 @@ def _from_dict(data: dict[str, Any]) -> GuiSettings:
                                or not all(isinstance(v, int) for v in region)):
         raise ValueError("'exemplar_region' must be four whole numbers")
     recent = data.get("recent_files", [])
-    if not isinstance(recent, list) or not all(isinstance(p, str) for p in recent):
+    if not isinstance(recent, list):
         raise ValueError("'recent_files' must be a list of paths")
     scale = data.get("exemplar_scale", 1.0)
     if not isinstance(scale, (int, float)) or not 0 < scale <= 1:
@@ -88,11 +91,46 @@ def _from_dict(data: dict[str, Any]) -> GuiSettings:
     export = data.get("export", {})
     if not isinstance(export, dict):
         raise ValueError("'export' must be a JSON object")
+    # Paths and values from the file are not trusted: odd ones are dropped, one by one,
+    # so a hand-edited entry costs that entry and never a crash at start-up.
     return GuiSettings(
-        config=config, recent_files=recent, exemplar_path=data.get("exemplar_path"),
-        exemplar_region=region, exemplar_scale=float(scale), export=export,
-        window_geometry=data.get("window_geometry"), window_state=data.get("window_state"),
+        config=config, recent_files=[p for p in recent if usable_path(p)][:MAX_RECENT],
+        exemplar_path=data.get("exemplar_path") if usable_path(data.get("exemplar_path")) else None,
+        exemplar_region=region, exemplar_scale=float(scale), export=_usable_export(export),
+        window_geometry=_text_or_none(data.get("window_geometry")),
+        window_state=_text_or_none(data.get("window_state")),
     )
+
+
+# What the export dialog remembers, and the values it can show.
+EXPORT_CHOICES = {"format": ("PNG", "TIFF"), "bit_depth": (8, 16), "sidecar": (True, False), "sheet": (True, False)}
+
+
+def usable_path(value: Any) -> bool:
+    """An absolute path a file dialog could have given: text, no NUL, not absurdly long."""
+    return (isinstance(value, str) and 0 < len(value) < 4096 and "\0" not in value
+            and os.path.isabs(value))
+
+
+def _usable_export(export: dict[str, Any]) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    if usable_path(export.get("folder")):
+        kept["folder"] = export["folder"]
+    name = export.get("name")
+    if isinstance(name, str) and name and name == Path(name).name and "\0" not in name and len(name) < 256:
+        kept["name"] = name  # a bare file name: a remembered name never points into another folder
+    for key, choices in EXPORT_CHOICES.items():
+        if key in export and any(export[key] == c and type(export[key]) is type(c) for c in choices):
+            kept[key] = export[key]
+    for key in ("columns", "rows"):
+        value = export.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 16:
+            kept[key] = value
+    return kept
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def save_settings(settings: GuiSettings, path: Path | None = None) -> None:
@@ -104,6 +142,8 @@ def save_settings(settings: GuiSettings, path: Path | None = None) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())  # else a power cut after the rename can leave an empty file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -22,7 +22,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from texstudio.engine.cancel import StopToken
-from texstudio.engine.errors import TexstudioError
+from texstudio.engine.errors import TexstudioError, is_out_of_memory
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def user_message(exc: BaseException) -> str:
     """What to tell the user about an exception from the worker: short, no traceback."""
     if isinstance(exc, TexstudioError):
         return str(exc)
-    if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+    if is_out_of_memory(exc):
         return "Out of memory. Try a smaller output size, fewer or shallower layers, or the Adam optimiser."
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"Unexpected error ({type(exc).__name__}){': ' + text[:300] if text else ''}. Details are in the log."
@@ -84,6 +84,11 @@ class GeneratorWorker(QObject):
                 self.yielded.emit(self._snapshot(item))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
             log.exception("worker failed")
+            salvaged = getattr(exc, "result", None)
+            if salvaged is not None:
+                # What the run saved before failing (a NaN rollback's canvas, already a copy)
+                # arrives like any item, never thinned, before the failure.
+                self.yielded.emit(salvaged)
             self.failed.emit(user_message(exc), traceback.format_exc())
 
     def _snapshot(self, item):
