@@ -1,13 +1,17 @@
 """Quality bake-off: backbones x losses x pyramid on real texture photos, same time budget each.
 
-    .venv/bin/python bench/bakeoff.py [--textures ../shared/textures] [--budget 30] [--size 192]
-        [--limit N] [--out docs/bakeoff]
+    OMP_NUM_THREADS=1 taskset -c 0 .venv/bin/python bench/bakeoff.py --shard 0/2 &
+    OMP_NUM_THREADS=1 taskset -c 1 .venv/bin/python bench/bakeoff.py --shard 1/2 &
+    wait; .venv/bin/python bench/bakeoff.py --merge       # table and contact sheet
 
 Each photo is split: the left half is the exemplar, the right half is held out as the
 reference the metrics compare against (so a method that copies the exemplar gains
-nothing). Every method runs until its time budget is spent (the stop token ends it),
-then is scored. Baselines: the exemplar's pixels shuffled, and the exemplar itself.
-Writes results.json, results.md (the table) and contact_sheet.png into --out.
+nothing). Every method runs until its budget of CPU seconds is spent (the stop token
+ends it), then is scored. CPU time, not wall time: this machine is shared and noisy,
+and a method slowed by a neighbour must not lose steps for it. Every photo gets the
+core methods; the photos named by --full get the whole matrix. Baselines: the
+exemplar's pixels shuffled, and the exemplar itself (a copy: scores well, is not a
+synthesis). Writes results-shard*.json, then results.md and contact_sheet*.jpg into --out.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -29,7 +32,7 @@ from texstudio.engine.cancel import StopToken  # noqa: E402
 from texstudio.engine.config import SynthConfig  # noqa: E402
 from texstudio.engine.imageio import load_image, resize_longest_side  # noqa: E402
 from texstudio.engine.metrics import color_distance, copy_fraction, patch_distance, spectrum_distance  # noqa: E402
-from texstudio.engine.synthesis import run_synthesis  # noqa: E402
+from texstudio.engine.synthesis import pyramid_plan, run_synthesis  # noqa: E402
 
 LOSSES = {  # name -> config fields
     "gram": dict(gram_weight=1.0),
@@ -39,6 +42,11 @@ LOSSES = {  # name -> config fields
 }
 BACKBONES = ("vgg19", "random-multiscale")
 PYRAMIDS = (1, 3)
+# Every photo: the textbook setting, the candidates for the default, the other backbone.
+CORE = ("vgg19/gram/p1", "vgg19/gram+spec/p3", "vgg19/sw+spec/p3", "random-multiscale/sw+spec/p3")
+# The whole matrix on a spread of kinds: stochastic, structured, regular.
+FULL_PHOTOS = ("gravel1-texturize.png", "foam-dtd-bubbly0139.png", "bricks-red-dcor25.png",
+               "honeycomb-nst214.jpg", "weave-wicker-dcor26.png", "lichen-dtd-blotchy0027.png")
 
 
 def methods(backbones, losses, pyramids):
@@ -48,14 +56,15 @@ def methods(backbones, losses, pyramids):
                 yield f"{backbone}/{loss}/p{levels}", dict(backbone=backbone, pyramid_levels=levels, **LOSSES[loss])
 
 
-def run_with_budget(config: SynthConfig, exemplar: np.ndarray, seconds: float) -> tuple[np.ndarray, int]:
+def run_with_budget(config: SynthConfig, exemplar: np.ndarray, cpu_seconds: float) -> tuple[np.ndarray, int]:
     stop = StopToken()
-    timer = threading.Timer(seconds, stop.set)
-    timer.start()
-    try:
-        result = run_synthesis(config, exemplar, stop=stop)
-    finally:
-        timer.cancel()
+    started = time.process_time()
+
+    def on_step(_record) -> None:
+        if time.process_time() - started >= cpu_seconds:
+            stop.set()
+
+    result = run_synthesis(config, exemplar, stop=stop, on_step=on_step)
     return result.image, result.iterations
 
 
@@ -78,19 +87,33 @@ def split_photo(path: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
     return left, right
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--textures", type=Path, default=REPO.parent / "shared" / "textures")
-    parser.add_argument("--budget", type=float, default=30.0, help="seconds per run")
-    parser.add_argument("--size", type=int, default=192, help="output and exemplar size (px)")
-    parser.add_argument("--limit", type=int, default=0, help="only the first N photos of the manifest")
-    parser.add_argument("--only", default="", help="comma-separated photo names to run")
-    parser.add_argument("--backbones", default=",".join(BACKBONES))
-    parser.add_argument("--losses", default=",".join(LOSSES))
-    parser.add_argument("--pyramids", default=",".join(map(str, PYRAMIDS)))
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "bakeoff")
-    args = parser.parse_args()
+def steps_for_budget(fields: dict, size: int, exemplar: np.ndarray, cpu_seconds: float) -> int:
+    """Evaluations that fit the budget: full-size steps timed once, levels weighted by their area.
 
+    A pyramid shares its steps equally between levels, so a run stopped by the clock alone
+    would spend the budget on the coarse levels and never reach full size.
+    """
+    probe = SynthConfig(width=size, height=size, steps=4, seed=0, device="cpu", preview_every=0,
+                        **{**fields, "pyramid_levels": 1})
+    times = []
+    last = None
+
+    def on_step(record) -> None:
+        nonlocal last
+        now = time.process_time()
+        if record.iteration > 0 and last is not None:
+            times.append(now - last)
+        last = now
+
+    run_synthesis(probe, exemplar, on_step=on_step)
+    per_step = float(np.median(times[1:] or times))
+    config = SynthConfig(width=size, height=size, steps=300, seed=0, device="cpu", **fields)
+    plan = pyramid_plan(config)
+    cost = sum(steps * (h * w) / (size * size) for h, w, _, steps in plan) / config.steps  # per evaluation
+    return max(4, int(cpu_seconds / (per_step * cost)))
+
+
+def photo_list(args) -> list[tuple[str, str]]:
     manifest = [line.split("\t") for line in (args.textures / "MANIFEST.tsv").read_text().splitlines()[1:]]
     photos = [(row[0], row[6]) for row in manifest if row and row[0]]
     if args.only:
@@ -98,55 +121,121 @@ def main() -> int:
         photos = [p for p in photos if p[0] in wanted]
     if args.limit:
         photos = photos[: args.limit]
-    chosen = list(methods(args.backbones.split(","), args.losses.split(","), [int(p) for p in args.pyramids.split(",")]))
-    args.out.mkdir(parents=True, exist_ok=True)
-    rows, thumbs = [], {}
-    for name, kind in photos:
+    index, count = (int(x) for x in args.shard.split("/"))
+    return photos[index::count]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--textures", type=Path, default=REPO.parent / "shared" / "textures")
+    parser.add_argument("--budget", type=float, default=30.0, help="CPU seconds per run")
+    parser.add_argument("--size", type=int, default=128, help="output and exemplar size (px)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N photos of the manifest")
+    parser.add_argument("--only", default="", help="comma-separated photo names to run")
+    parser.add_argument("--full", default=",".join(FULL_PHOTOS),
+                        help="photos that get every backbone x loss x pyramid, not only the core methods")
+    parser.add_argument("--backbones", default=",".join(BACKBONES))
+    parser.add_argument("--losses", default=",".join(LOSSES))
+    parser.add_argument("--pyramids", default=",".join(map(str, PYRAMIDS)))
+    parser.add_argument("--shard", default="0/1", help="I/N: run every N-th photo starting at I")
+    parser.add_argument("--name", default="", help="results file suffix (default: the shard)")
+    parser.add_argument("--merge", action="store_true", help="combine the shards' results into the table")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "bakeoff")
+    args = parser.parse_args()
+    (args.out / "images").mkdir(parents=True, exist_ok=True)  # raw outputs, for the contact sheets
+    if args.merge:
+        return merge(args)
+
+    every = list(methods(args.backbones.split(","), args.losses.split(","),
+                         [int(p) for p in args.pyramids.split(",")]))
+    full = set(args.full.split(","))
+    budgets: dict[str, int] = {}
+    rows = []
+    shard_name = args.name or args.shard.replace("/", "of")
+    for name, kind in photo_list(args):
         exemplar, reference = split_photo(args.textures / name, args.size)
         rng = np.random.default_rng(0)
         shuffled = exemplar.reshape(-1, 3)[rng.permutation(exemplar.shape[0] * exemplar.shape[1])].reshape(exemplar.shape)
         outputs = {"baseline/shuffled": (shuffled[: args.size, : args.size], 0),
                    "baseline/exemplar": (exemplar[: args.size, : args.size], 0)}
-        for method, fields in chosen:
-            config = SynthConfig(width=args.size, height=args.size, steps=100000, seed=0, device="cpu",
+        for method, fields in every:
+            if name not in full and method not in CORE:
+                continue
+            if method not in budgets:  # timed once, on the first photo: the cost does not depend on it
+                budgets[method] = steps_for_budget(fields, args.size, exemplar, args.budget)
+            config = SynthConfig(width=args.size, height=args.size, steps=budgets[method], seed=0, device="cpu",
                                  preview_every=0, **fields)
-            started = time.perf_counter()
-            outputs[method] = run_with_budget(config, exemplar, args.budget)
-            print(f"{name:32s} {method:32s} {outputs[method][1]:4d} steps {time.perf_counter() - started:5.1f} s",
-                  flush=True)
+            started = time.process_time()
+            outputs[method] = run_with_budget(config, exemplar, 1.5 * args.budget)  # the clock is a safety net
+            print(f"{name:32s} {method:32s} {outputs[method][1]:4d} steps {time.process_time() - started:5.1f} "
+                  "CPU s", flush=True)
         for method, (image, steps) in outputs.items():
-            rows.append({"photo": name, "kind": kind, "method": method, "steps": steps,
+            rows.append({"photo": name, "kind": kind, "method": method, "steps": steps, "full": name in full,
                          **score(image, exemplar, reference)})
-        thumbs[name] = {m: image for m, (image, _) in outputs.items()}
-        (args.out / "results.json").write_text(json.dumps(rows, indent=1))
-    write_table(rows, args)
-    write_contact_sheet(thumbs, args.out / "contact_sheet.png")
+            np.save(args.out / "images" / f"{Path(name).stem}__{method.replace('/', '_')}.npy",
+                    (np.clip(image, 0, 1) * 255).astype(np.uint8))
+        (args.out / f"results-{shard_name}.json").write_text(json.dumps(rows, indent=1))
     return 0
 
 
-def write_table(rows: list[dict], args) -> None:
+def merge(args) -> int:
+    rows = []
+    for path in sorted(args.out.glob("results-*.json")):
+        rows += json.loads(path.read_text())
+    write_table(rows, args)
+    thumbs: dict[str, dict[str, np.ndarray]] = {}
+    for row in rows:
+        path = args.out / "images" / f"{Path(row['photo']).stem}__{row['method'].replace('/', '_')}.npy"
+        if path.exists() and (row["method"] in CORE or row["method"].startswith("baseline/")):
+            thumbs.setdefault(row["photo"], {})[row["method"]] = np.load(path).astype(np.float32) / 255
+    write_contact_sheet(thumbs, args.out / "contact_sheet.jpg", cell=96)
+    full = {row["photo"] for row in rows if row.get("full")}
+    full_thumbs: dict[str, dict[str, np.ndarray]] = {}
+    for row in rows:
+        path = args.out / "images" / f"{Path(row['photo']).stem}__{row['method'].replace('/', '_')}.npy"
+        if row["photo"] in full and path.exists():
+            full_thumbs.setdefault(row["photo"], {})[row["method"]] = np.load(path).astype(np.float32) / 255
+    if full_thumbs:
+        write_contact_sheet(full_thumbs, args.out / "contact_sheet_full.jpg", cell=96)
+    return 0
+
+
+def table(rows: list[dict], title: str) -> list[str]:
+    """Methods ranked per photo on the patch distance (the metric closest to "looks like it")."""
     by_method: dict[str, list[dict]] = {}
     for row in rows:
         by_method.setdefault(row["method"], []).append(row)
-    photos = sorted({r["photo"] for r in rows})
-    # Rank each method per photo on the patch distance (the metric closest to "looks like it").
     ranks: dict[str, list[int]] = {m: [] for m in by_method}
-    for photo in photos:
-        entries = sorted((r["patch"], r["method"]) for r in rows if r["photo"] == photo and not r["method"].startswith("baseline/exemplar"))
+    for photo in sorted({r["photo"] for r in rows}):
+        entries = sorted((r["patch"], r["method"]) for r in rows
+                         if r["photo"] == photo and r["method"] != "baseline/exemplar")
         for rank, (_, method) in enumerate(entries, start=1):
             ranks[method].append(rank)
-    lines = [
-        f"Bake-off: {len(photos)} photos, {args.size} px, {args.budget:.0f} s per run on this CPU "
-        "(scores against the held-out right half of each photo; lower is better).",
-        "",
-        "| method | mean rank (patch) | patch | spectrum | colour | copy | steps in budget |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    lines = [title, "", "| method | mean rank (patch) | patch | spectrum | colour | copy | steps in budget |",
+             "|---|---|---|---|---|---|---|"]
     for method, entries in sorted(by_method.items(), key=lambda kv: np.mean(ranks.get(kv[0]) or [99])):
         mean = lambda key: np.mean([e[key] for e in entries])  # noqa: E731
-        rank = f"{np.mean(ranks[method]):.1f}" if ranks.get(method) else "-"
+        rank = f"{np.mean(ranks[method]):.2f}" if ranks.get(method) else "- (a copy)"
         lines.append(f"| {method} | {rank} | {mean('patch'):.4f} | {mean('spectrum'):.3f} | {mean('color'):.4f} "
                      f"| {mean('copy'):.3f} | {mean('steps'):.0f} |")
+    return lines + [""]
+
+
+def write_table(rows: list[dict], args) -> None:
+    photos = sorted({r["photo"] for r in rows})
+    core_rows = [r for r in rows if r["method"] in CORE or r["method"].startswith("baseline/")]
+    lines = [f"# Bake-off: {len(photos)} photos, {args.size} px, {args.budget:.0f} CPU seconds per run", "",
+             "Scores against the held-out right half of each photo (the left half is the exemplar); lower is "
+             "better. `copy` is the share of near-verbatim exemplar patches. Regenerate with the commands at "
+             "the top of `bench/bakeoff.py`.", ""]
+    lines += table(core_rows, f"## Core methods, all {len(photos)} photos")
+    for kind in sorted({r["kind"] for r in rows}):
+        kind_rows = [r for r in core_rows if r["kind"] == kind]
+        lines += table(kind_rows, f"### {kind} ({len({r['photo'] for r in kind_rows})} photos)")
+    full_rows = [r for r in rows if r.get("full")]
+    if full_rows:
+        lines += table(full_rows, f"## Every backbone x loss x pyramid, {len({r['photo'] for r in full_rows})} "
+                                  "photos: " + ", ".join(sorted({r['photo'] for r in full_rows})))
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -166,7 +255,7 @@ def write_contact_sheet(thumbs: dict, path: Path, cell: int = 128) -> None:
         for col, method in enumerate(methods_list):
             image = Image.fromarray((np.clip(thumbs[photo][method], 0, 1) * 255).astype(np.uint8))
             sheet.paste(image.resize((cell, cell)), (col * cell, top + label))
-    sheet.save(path)
+    sheet.save(path, quality=88)  # JPEG: a 40-row sheet as PNG would be several MB in git
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ import torchvision
 
 # Indices of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 in torchvision's vgg19().features.
 RELU_X_1 = (1, 6, 11, 20, 29)
+# The PyTorch tutorial's style weight. Without it the loss is about 1e-7, under
+# torch.optim.LBFGS's default gradient tolerance, and every step returns without moving.
+STYLE_WEIGHT = 1e6
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
@@ -59,7 +62,8 @@ class TextbookGatys:
     def closure(self) -> torch.Tensor:
         self.optimizer.zero_grad()
         self.net((self.image - MEAN) / STD)
-        loss = sum(torch.nn.functional.mse_loss(gram(self.captured[i]), self.targets[i]) for i in RELU_X_1)
+        loss = STYLE_WEIGHT * sum(torch.nn.functional.mse_loss(gram(self.captured[i]), self.targets[i])
+                                  for i in RELU_X_1)
         loss.backward()
         return loss
 
@@ -67,4 +71,4 @@ class TextbookGatys:
         loss = self.optimizer.step(self.closure)
         with torch.no_grad():
             self.image.clamp_(0, 1)
-        return float(loss)
+        return float(loss.detach())

@@ -115,3 +115,17 @@ def test_a_pickle_payload_in_a_weights_file_is_refused_not_run(tmp_path):
     with pytest.raises(BackboneError):
         build_backbone(str(path))
     assert not os.path.exists(marker)
+
+
+def test_planar_twin_keeps_the_weights_and_stops_wrapping():
+    torus = VGG19(torus=True, seed=0)
+    planar = torus.planar()
+    image = torch.rand(1, 3, 32, 32)
+    layers = ["relu1_1", "relu2_1"]
+    wrapped, flat = torus(image, layers), planar(image, layers)
+    # Away from the border the two agree (same weights); at the border only the torus reads across.
+    assert torch.allclose(wrapped["relu1_1"][..., 2:-2, 2:-2], flat["relu1_1"][..., 2:-2, 2:-2], atol=1e-5)
+    assert not torch.allclose(wrapped["relu1_1"][..., 0, :], flat["relu1_1"][..., 0, :], atol=1e-3)
+    shifted = torus(torch.roll(image, 8, dims=-1), layers)["relu1_1"]
+    assert torch.allclose(torch.roll(wrapped["relu1_1"], 8, dims=-1), shifted, atol=1e-5)  # still a torus
+    assert all(m.padding_mode == "circular" for m in torus.modules() if isinstance(m, torch.nn.Conv2d))

@@ -144,3 +144,12 @@ def test_resize_longest_side_only_shrinks():
     assert resize_longest_side(image, 20).shape == (10, 20, 3)
     assert resize_longest_side(image, 200) is image
     assert resize_longest_side(image, 0) is image
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_written_files_get_the_usual_permissions_not_the_temp_files_0600(tmp_path):
+    from texstudio.engine.imageio import _UMASK, save_image
+
+    out = tmp_path / "tile.png"
+    save_image(out, np.zeros((8, 8, 3), np.float32))
+    assert out.stat().st_mode & 0o777 == 0o666 & ~_UMASK

@@ -96,3 +96,19 @@ def test_sliced_wasserstein_sees_what_a_gram_matrix_misses():
     assert torch.isclose(gaussian.pow(2).mean(), signs.pow(2).mean(), rtol=0.1)
     directions = random_directions(1, 1, generator)
     assert sliced_wasserstein(signs, gaussian, directions) > 0.05
+
+
+def test_periodic_component_removes_the_wrap_around_step_and_keeps_the_detail():
+    from texstudio.engine.losses import periodic_component
+    from texstudio.engine.metrics import seam_score
+
+    y, x = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    detail = 0.1 * torch.sin(y * 0.7) * torch.cos(x * 0.9)
+    ramp = (x / 64 + detail)[None, None].repeat(1, 3, 1, 1)  # a photo whose left and right edges differ
+    periodic = periodic_component(ramp)
+    as_image = lambda t: t[0].permute(1, 2, 0).numpy()  # noqa: E731
+    assert seam_score(as_image(ramp)) > 10 and seam_score(as_image(periodic)) < 1.5
+    # What is taken away is smooth: the fine detail (its Laplacian) is unchanged inside.
+    laplacian = lambda t: (4 * t[..., 1:-1, 1:-1] - t[..., :-2, 1:-1] - t[..., 2:, 1:-1]  # noqa: E731
+                           - t[..., 1:-1, :-2] - t[..., 1:-1, 2:])
+    assert torch.allclose(laplacian(ramp)[..., 2:-2, 2:-2], laplacian(periodic)[..., 2:-2, 2:-2], atol=1e-4)

@@ -102,6 +102,9 @@ def test_shortcuts_start_and_stop(qtbot, window):
     with qtbot.waitSignal(window.controller.run_finished, timeout=WAIT):
         window.stop_action.trigger()
     assert window.model.result.stopped and window.continue_action.isEnabled()
+    # A stopped run is still scored, and the report beside the preview shows it.
+    assert set(window.model.result.quality) >= {"color_distance", "patch_distance", "copy_fraction"}
+    assert window.quality_view.values["patch_distance"].text() not in ("", "–")
     window._update_status()
     assert window.status_labels["iteration"].text().startswith("iteration ")
     assert window.status_labels["device"].text() == "cpu"

@@ -163,3 +163,28 @@ def test_export_dialog_builds_a_request(qtbot, model, tmp_path):
     dialog.path.setText(str(tmp_path / "missing" / "x.png"))
     dialog.accept()
     assert dialog.result() != dialog.DialogCode.Accepted and "does not exist" in dialog.error.text()
+
+
+def test_quality_view_shows_the_report_and_flags_copies_and_seams(qtbot, model):
+    from texstudio.engine.synthesis import SynthResult
+    from texstudio.gui.quality_view import QualityView
+
+    view = QualityView(model)
+    qtbot.addWidget(view)
+    assert view.values["patch_distance"].text() == "–" and "when a run ends" in view.status.text()
+
+    def finish(quality):
+        model.finish_run(SynthResult(image=np.zeros((8, 8, 3), np.float32), config=model.config, iterations=1,
+                                     stopped=False, elapsed=0.1, device="cpu", backbone="vgg19", quality=quality))
+
+    finish({"color_distance": 0.01, "spectrum_distance": 0.2, "patch_distance": 0.05, "copy_fraction": 0.0,
+            "seam_score": 1.05})
+    assert view.values["patch_distance"].text() == "0.050" and view.values["copy_fraction"].text() == "0%"
+    assert "Warning" not in view.status.text() and "seamless" in view.status.text()
+    finish({"color_distance": 0.01, "spectrum_distance": 0.2, "patch_distance": 0.05, "copy_fraction": 0.4,
+            "seam_score": 2.0})
+    assert view.values["copy_fraction"].text() == "40%"
+    assert "copies the exemplar" in view.status.text() and "seam" in view.status.text()
+    assert "c0392b" in view.values["seam_score"].styleSheet()
+    finish(None)
+    assert view.values["color_distance"].text() == "–" and "not scored" in view.status.text()

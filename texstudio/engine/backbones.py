@@ -7,6 +7,7 @@ frozen: synthesis optimises pixels, and weight gradients would be wasted work.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
@@ -48,6 +49,11 @@ class Backbone(nn.Module):
     default_layers: tuple[str, ...] = ()
     # Human-readable provenance of the weights, shown in the GUI and written to sidecars.
     weights_source: str = "random"
+    # What circular padding becomes in ``planar()``. Not zeros: a zero (mean-grey) frame
+    # around the exemplar puts border features into the targets that a torus has nowhere
+    # to put but a grey blob in the middle. Replicating the edge adds no new feature and,
+    # unlike reflection, works on maps of any size.
+    planar_padding: str = "replicate"
 
     def __init__(self) -> None:
         super().__init__()
@@ -72,6 +78,21 @@ class Backbone(nn.Module):
         for parameter in self.parameters():
             parameter.requires_grad_(False)
         return self
+
+    def planar(self) -> Backbone:
+        """This network (same weights) without wrap-around: for an exemplar, whose edges do not meet.
+
+        A torus network run on a photo reads across from its left edge to its right one,
+        and the target statistics then hold that artificial seam; a tileable canvas learns
+        to reproduce it as straight edges and rectangular blocks.
+        """
+        planar = copy.deepcopy(self)
+        for module in planar.modules():
+            if isinstance(module, nn.Conv2d) and module.padding_mode == "circular":
+                module.padding_mode = self.planar_padding
+            elif isinstance(module, Pool2x):
+                module.torus = False
+        return planar
 
     def normalize(self, image: torch.Tensor) -> torch.Tensor:
         return (image - self.mean) / self.std

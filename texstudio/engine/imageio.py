@@ -184,6 +184,15 @@ def sidecar_path(image_path: str | os.PathLike) -> Path:
     return Path(image_path).with_suffix(".json")
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it is to set it and put it back
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()  # read once, at import, before any worker thread exists
+
+
 def _atomic_write(path: Path, write, binary: bool, overwrite: bool) -> None:
     """Write through a temp file in the target folder, fsync, then move it into place.
 
@@ -200,6 +209,8 @@ def _atomic_write(path: Path, write, binary: bool, overwrite: bool) -> None:
         with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as handle:
             write(handle)
             handle.flush()
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600; an export should get the usual permissions
+                os.fchmod(handle.fileno(), 0o666 & ~_UMASK)
             os.fsync(handle.fileno())
         if not overwrite and path.exists():
             raise OutputExistsError(f"{path} appeared while writing; not overwritten")

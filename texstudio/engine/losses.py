@@ -58,6 +58,10 @@ class SpectrumConstraint:
     exemplar's exact modulus with its shared colour phase. With an exemplar as large as the
     canvas, the exact version makes the exemplar itself (shifted) a perfect solution, and
     with the feature losses the optimisation converged to verbatim copies of it.
+    Each crop's periodic component (Moisan 2011) is what is transformed: a photo's left
+    and right edges differ, and the FFT, which wraps, sees that step as a strong vertical
+    and horizontal line: a cross in the spectrum that the canvas then learns as straight
+    seams and blocks.
     """
 
     def __init__(self, exemplar: torch.Tensor, height: int, width: int, crops: int = 8, seed: int = 0) -> None:
@@ -73,6 +77,7 @@ class SpectrumConstraint:
         else:
             patches.append(fit_to_size(reference, height, width))
         for patch in patches:
+            patch = periodic_component(patch)
             centred = patch - patch.mean(dim=(2, 3), keepdim=True)
             power += torch.fft.fft2(centred).abs().pow(2)
         power = smooth_circular(power / len(patches))
@@ -90,6 +95,30 @@ class SpectrumConstraint:
     def __call__(self, canvas: torch.Tensor) -> torch.Tensor:
         target = self.projection(canvas)
         return F.mse_loss(canvas.float(), target) / self.scale
+
+
+def periodic_component(image: torch.Tensor) -> torch.Tensor:
+    """The periodic part of the periodic + smooth decomposition of (N, C, H, W) images (Moisan 2011).
+
+    Removes the smooth image whose Laplacian is the step across the wrap-around borders,
+    so the FFT no longer sees the image's edges as a seam; the interior detail stays.
+    """
+    image = image.float()
+    height, width = image.shape[-2:]
+    boundary = torch.zeros_like(image)
+    vertical = image[..., -1, :] - image[..., 0, :]
+    boundary[..., 0, :] += vertical
+    boundary[..., -1, :] -= vertical
+    horizontal = image[..., :, -1] - image[..., :, 0]
+    boundary[..., :, 0] += horizontal
+    boundary[..., :, -1] -= horizontal
+    cos_y = torch.cos(2 * torch.pi * torch.arange(height, device=image.device) / height)[:, None]
+    cos_x = torch.cos(2 * torch.pi * torch.arange(width, device=image.device) / width)[None, :]
+    denominator = 2 * cos_y + 2 * cos_x - 4
+    denominator[0, 0] = 1.0  # the mean is left to the periodic part
+    smooth_hat = torch.fft.fft2(boundary) / denominator
+    smooth_hat[..., 0, 0] = 0
+    return image - torch.fft.ifft2(smooth_hat).real
 
 
 def smooth_circular(power: torch.Tensor) -> torch.Tensor:
@@ -122,7 +151,8 @@ def sliced_wasserstein(current: torch.Tensor, target: torch.Tensor, directions: 
     if n != m:
         index = ((torch.arange(n, device=target_sorted.device) + 0.5) * (m / n)).long().clamp_(max=m - 1)
         target_sorted = target_sorted[:, index]
-    spread = target_projected.var(dim=1).mean().clamp_min(1e-8)
+    # correction=0: a one-point target (a deep layer of a tiny exemplar) has spread 0, not NaN.
+    spread = target_projected.var(dim=1, correction=0).mean().clamp_min(1e-8)
     return (current_sorted - target_sorted).pow(2).mean() / spread
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from texstudio.engine.cancel import StopToken
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.errors import ExportError
-from texstudio.engine.imageio import load_image, resize_longest_side, save_image, sidecar_path, write_sidecar
+from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, load_image, resize_longest_side, save_image, sidecar_path, write_sidecar
 from texstudio.engine.synthesis import StepRecord, SynthResult, synthesize
 
 
@@ -85,7 +85,7 @@ def synth_to_file(config: SynthConfig, exemplar_path: str | Path, out: str | Pat
     Bad input raises a TexstudioError at the first ``next()``, before any step. A run
     stopped by ``stop`` writes nothing: its Rendered has ``result.stopped`` set.
     """
-    exemplar = load_image(exemplar_path)
+    exemplar = load_image(exemplar_path, min_side=MIN_EXEMPLAR_SIDE)  # a too-small file fails by name, before torch
     init = load_image(init_path) if init_path else None
     rendered = yield from render(config, exemplar, describe_exemplar(exemplar_path, exemplar), init, stop)
     if not rendered.result.stopped:

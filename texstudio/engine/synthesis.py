@@ -14,12 +14,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from texstudio.engine import acceleration
 from texstudio.engine.backbones import Backbone, build_backbone
 from texstudio.engine.cancel import StopToken
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.devices import resolve_device
-from texstudio.engine.errors import ConfigError, NumericalError, ResourceError
-from texstudio.engine.imageio import resize_longest_side
+from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, is_out_of_memory
+from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, resize_longest_side
 from texstudio.engine.losses import (
     SpectrumConstraint, channel_means, flatten_positions, gram_matrix, random_directions,
     relative_squared_error, sliced_wasserstein,
@@ -55,6 +56,8 @@ class SynthResult:
     backbone: str  # name and weight provenance, for the sidecar
     final_losses: dict[str, float] = field(default_factory=dict)
     loss_history: list[float] = field(default_factory=list)
+    # metrics.quality_report against the exemplar, when the run was scored (synthesize_and_score).
+    quality: dict[str, float] | None = None
 
     def sidecar(self) -> dict:
         """Everything needed to reproduce this image, for the JSON written beside it."""
@@ -70,6 +73,7 @@ class SynthResult:
             "device": self.device,
             "backbone": self.backbone,
             "final_losses": self.final_losses,
+            **({"quality": self.quality} if self.quality is not None else {}),
         }
 
 
@@ -93,7 +97,7 @@ class TextureObjective:
     """The weighted sum of the enabled loss terms against one exemplar's statistics."""
 
     def __init__(self, config: SynthConfig, backbone: Backbone, exemplar: torch.Tensor,
-                 height: int, width: int, level: int = 0) -> None:
+                 height: int, width: int, level: int = 0, target_backbone: Backbone | None = None) -> None:
         self.backbone = backbone
         self.config = config
         self.layer_weights = config.weights_by_layer(backbone.default_layers)
@@ -103,19 +107,41 @@ class TextureObjective:
         if not self.layers and uses_features:
             raise ConfigError("every layer has weight 0")
         self.feature_layers = self.layers if uses_features else []
+        self.channels_last = acceleration.channels_last(exemplar.device)
+        self.bf16 = acceleration.bf16_autocast(exemplar.device)
         # SW directions (and subsets of positions) are fresh every evaluation but seeded.
         self.generator = torch.Generator().manual_seed(config.seed * 7919 + level)
         # Target statistics are computed once, without a graph: the exemplar never changes.
         with torch.no_grad():
-            features = backbone(exemplar, self.feature_layers) if self.feature_layers else {}
+            # A tileable run's exemplar goes through the planar twin (Backbone.planar says why).
+            features = self.features(exemplar, target_backbone or backbone)
             self.target_grams = {k: gram_matrix(v) for k, v in features.items()} if config.gram_weight else {}
             self.target_means = {k: channel_means(v) for k, v in features.items()} if config.gap_weight else {}
+            # A layer whose exemplar map is a single position (a deep layer of a small exemplar,
+            # or of a coarse pyramid level) has no distribution to match: SW leaves it out.
             self.target_points = ({k: flatten_positions(v, SW_MAX_POINTS, self.generator).float()
-                                   for k, v in features.items()} if config.sw_weight else {})
+                                   for k, v in features.items() if v.shape[-2] * v.shape[-1] >= 2}
+                                  if config.sw_weight else {})
             self.target_pixels = (flatten_positions(exemplar, SW_MAX_POINTS, self.generator).float()
                                   if config.color_weight else None)
         self.spectrum = SpectrumConstraint(exemplar, height, width) if config.spectrum_weight else None
         self.device = exemplar.device
+        if not (self.target_grams or self.target_means or self.target_points or self.spectrum is not None
+                or self.target_pixels is not None):
+            raise ConfigError(
+                f"the exemplar ({exemplar.shape[-1]}x{exemplar.shape[-2]} px at pyramid level {level + 1}) is "
+                f"too small for layer(s) {', '.join(self.feature_layers)}: use a larger exemplar, fewer "
+                "pyramid levels or shallower layers")
+
+    def features(self, image: torch.Tensor, backbone: Backbone | None = None) -> dict[str, torch.Tensor]:
+        """The backbone's activations at the matched layers, in fp32 whatever ran inside."""
+        if not self.feature_layers:
+            return {}
+        if self.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        with acceleration.autocast(image.device, self.bf16):
+            features = (backbone or self.backbone)(image, self.feature_layers)
+        return {k: v.float() for k, v in features.items()} if self.bf16 else features
 
     def _directions(self, channels: int) -> torch.Tensor:
         count = self.config.sw_directions or channels
@@ -125,7 +151,7 @@ class TextureObjective:
         """Weighted loss terms for ``canvas``; their sum is the objective."""
         config = self.config
         terms: dict[str, torch.Tensor] = {}
-        features = self.backbone(canvas, self.feature_layers) if self.feature_layers else {}
+        features = self.features(canvas)
         for name in self.feature_layers:
             weight = self.layer_weights[name]
             if config.gram_weight:
@@ -134,7 +160,7 @@ class TextureObjective:
             if config.gap_weight:
                 terms[f"gap/{name}"] = config.gap_weight * weight * relative_squared_error(
                     channel_means(features[name]), self.target_means[name])
-            if config.sw_weight:
+            if config.sw_weight and name in self.target_points:
                 points = flatten_positions(features[name], SW_MAX_POINTS, self.generator)
                 terms[f"sw/{name}"] = config.sw_weight * weight * sliced_wasserstein(
                     points, self.target_points[name], self._directions(points.shape[0]))
@@ -151,7 +177,7 @@ class TextureObjective:
         if not self.target_grams:
             return None
         with torch.no_grad():
-            features = self.backbone(canvas, self.layers)
+            features = self.features(canvas)
             return {k: gram_matrix(v)[0].cpu().numpy().copy() for k, v in features.items()}
 
     def target_gram_arrays(self) -> dict[str, np.ndarray] | None:
@@ -204,6 +230,20 @@ def pyramid_plan(config: SynthConfig) -> list[tuple[int, int, int, int]]:
     return [(h, w, f, share + (remainder if i == len(levels) - 1 else 0)) for i, (h, w, f) in enumerate(levels)]
 
 
+def check_exemplar_shape(exemplar: np.ndarray, original: tuple[int, int], config: SynthConfig) -> None:
+    """Refuse an exemplar too small to hold texture, before or after shrinking it to ``exemplar_size``."""
+    height, width = original
+    if min(height, width) < MIN_EXEMPLAR_SIDE:
+        raise ConfigError(f"the exemplar is {width}x{height} px; it needs at least {MIN_EXEMPLAR_SIDE} px "
+                          "on each side: use a larger or less elongated image or region")
+    height, width = exemplar.shape[:2]
+    if min(height, width) < MIN_EXEMPLAR_SIDE:
+        raise ConfigError(
+            f"the exemplar is {width}x{height} px after shrinking its longer side to {config.exemplar_size} px; "
+            f"it needs at least {MIN_EXEMPLAR_SIDE} px on each side: use a larger exemplar size (0 keeps it "
+            "whole) or a less elongated region")
+
+
 def out_of_memory(config: SynthConfig, device: torch.device) -> ResourceError:
     """A readable error with what to change; the caller's canvas and settings stay intact."""
     if device.type == "cuda":
@@ -234,11 +274,30 @@ def synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None
     value (``StopIteration.value``, or use ``run_synthesis``) is a SynthResult. With a
     pyramid, each level learns a canvas at a fraction of the size from a likewise shrunk
     exemplar, and the next level starts from it upsampled.
+
+    Running out of memory anywhere (targets, previews, steps) is a ResourceError with
+    suggestions; a loss that stops being finite is a NumericalError carrying the run
+    rolled back to its last finite canvas.
     """
-    started = time.perf_counter()
     device = resolve_device(config.device)
-    exemplar = resize_longest_side(exemplar, config.exemplar_size)
+    try:
+        return (yield from _synthesize(config, exemplar, stop, init, device))
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise out_of_memory(config, device) from None
+        raise
+
+
+def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None, init: np.ndarray | None,
+                device: torch.device) -> Generator[StepRecord, None, SynthResult]:
+    started = time.perf_counter()
+    shrunk = resize_longest_side(exemplar, config.exemplar_size)
+    check_exemplar_shape(shrunk, exemplar.shape[:2], config)
+    exemplar = shrunk
     backbone = build_backbone(config.backbone, config.pooling, config.tileable, config.seed).to(device)
+    if acceleration.channels_last(device):
+        backbone = backbone.to(memory_format=torch.channels_last)
+    target_backbone = backbone.planar() if config.tileable else backbone
     plan = pyramid_plan(config)
 
     history: list[float] = []
@@ -246,12 +305,14 @@ def synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None
     iteration = 0
     stopped = False
     canvas = None
+    # The last canvas whose loss was finite, and its iteration: where a NaN or Inf rolls back to.
+    good: tuple[torch.Tensor, int] | None = None
     for level, (height, width, factor, level_steps) in enumerate(plan):
         level_exemplar = exemplar
         if factor > 1:
             level_exemplar = resize_longest_side(exemplar, max(1, round(max(exemplar.shape[:2]) / factor)))
         exemplar_tensor = image_to_tensor(level_exemplar, device)
-        objective = TextureObjective(config, backbone, exemplar_tensor, height, width, level)
+        objective = TextureObjective(config, backbone, exemplar_tensor, height, width, level, target_backbone)
         if canvas is None:
             canvas = initial_canvas(config, exemplar_tensor, init, device, height, width)
         else:
@@ -278,15 +339,9 @@ def synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None
             if stop is not None and stop.is_set():
                 stopped = True
                 break
-            try:
-                optimizer.step(closure)
-            except (torch.OutOfMemoryError, MemoryError):
-                raise out_of_memory(config, device) from None
-            except RuntimeError as exc:
-                # The CPU allocator reports exhaustion as a plain RuntimeError.
-                if "can't allocate memory" not in str(exc):
-                    raise
-                raise out_of_memory(config, device) from None
+            # The loss a step reports is that of the canvas before it: keep that canvas until we know.
+            before = canvas.detach().clone()
+            optimizer.step(closure)
             with torch.no_grad():
                 canvas.clamp_(0.0, 1.0)
             iteration += 1
@@ -295,8 +350,18 @@ def synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None
             last_terms = dict(zip(terms.keys(), values))
             total = float(sum(values))
             if not np.isfinite(total):
-                raise NumericalError(f"the loss became {total} at iteration {iteration}; "
-                                     "try a smaller learning rate or another optimizer")
+                back, back_iteration = good if good is not None else (before, iteration - 1)
+                result = SynthResult(
+                    image=tensor_to_image(resize_canvas(back, config.height, config.width, config.tileable)),
+                    config=config, iterations=back_iteration, stopped=True,
+                    elapsed=time.perf_counter() - started, device=str(device),
+                    backbone=f"{backbone.name}: {backbone.weights_source}", loss_history=history)
+                culprit = next((name for name, value in last_terms.items() if not np.isfinite(value)), "")
+                raise NumericalError(
+                    f"the loss became {total} at iteration {iteration}{f' (in {culprit})' if culprit else ''}; "
+                    f"the canvas was rolled back to iteration {back_iteration}. Try a smaller learning rate, "
+                    "smaller loss weights or another optimizer", result=result)
+            good = (before, iteration - 1)
             history.append(total)
             show = (config.preview_every and iteration % config.preview_every == 0) or iteration == config.steps
             yield StepRecord(
@@ -318,6 +383,17 @@ def synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None
         backbone=f"{backbone.name}: {backbone.weights_source}",
         final_losses=last_terms, loss_history=history,
     )
+
+
+def synthesize_and_score(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None = None,
+                         init: np.ndarray | None = None) -> Generator[StepRecord, None, SynthResult]:
+    """``synthesize``, then its result's quality report against the exemplar as the engine saw it."""
+    from texstudio.engine.metrics import quality_report  # metrics is only needed once, at the end
+
+    result = yield from synthesize(config, exemplar, stop, init)
+    reference = resize_longest_side(exemplar, config.exemplar_size)
+    result.quality = quality_report(result.image, reference, tileable=config.tileable)
+    return result
 
 
 def run_synthesis(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None = None,

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.devices import resolve_device
 from texstudio.engine.errors import ConfigError
-from texstudio.engine.synthesis import StepRecord, synthesize
+from texstudio.engine.synthesis import StepRecord, SynthResult, synthesize_and_score
 from texstudio.engine.visualize import VisualizeRecord
 from texstudio.gui.exporting import ExportRequest, VariationExported, export_result, export_variations
 from texstudio.gui.jobs import feature_maps_job, visualization_job
@@ -58,14 +58,14 @@ class RunController(QObject):
         """Synthesise from noise with the current settings."""
         config = self.model.config.replace(init="noise")
         exemplar = self._exemplar()
-        self._run(RunKind.START, config, lambda stop: synthesize(config, exemplar, stop))
+        self._run(RunKind.START, config, lambda stop: synthesize_and_score(config, exemplar, stop))
 
     def new_variation(self) -> None:
         """Same settings, next seed."""
         self.model.set_config(self.model.config.replace(seed=self.model.config.seed + 1))
         config = self.model.config.replace(init="noise")
         exemplar = self._exemplar()
-        self._run(RunKind.VARIATION, config, lambda stop: synthesize(config, exemplar, stop))
+        self._run(RunKind.VARIATION, config, lambda stop: synthesize_and_score(config, exemplar, stop))
 
     def continue_run(self) -> None:
         """``steps`` more iterations starting from the current canvas."""
@@ -74,7 +74,7 @@ class RunController(QObject):
             raise ConfigError("nothing to continue: start a synthesis first")
         config = self.model.config.replace(init="image")
         exemplar = self._exemplar()
-        self._run(RunKind.CONTINUE, config, lambda stop: synthesize(config, exemplar, stop, init=canvas))
+        self._run(RunKind.CONTINUE, config, lambda stop: synthesize_and_score(config, exemplar, stop, init=canvas))
 
     def _run(self, kind: RunKind, config: SynthConfig, make_generator, label: str = "") -> None:
         if self.busy:
@@ -144,6 +144,8 @@ class RunController(QObject):
                                 f"variation {self._variation_index + 1}/{self._variation_count}")
                 model.set_run_state(state)  # a pause or stop asked for meanwhile still holds
             model.apply_record(item)
+        elif isinstance(item, SynthResult):  # salvaged by a run that then failed (a NaN rollback)
+            model.finish_run(item)
         elif isinstance(item, VariationExported):
             self._variation_index = item.index + 1
             self._last_variation = item

@@ -16,7 +16,7 @@ from texstudio.engine.cancel import StopToken
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.errors import ExportError, OutputExistsError
 from texstudio.engine.imageio import check_writable, save_image, sidecar_path, write_sidecar
-from texstudio.engine.synthesis import SynthResult, synthesize
+from texstudio.engine.synthesis import SynthResult, synthesize_and_score
 
 
 @dataclass(frozen=True)
@@ -80,17 +80,27 @@ def write_result(result: SynthResult, image_path: Path, request: ExportRequest) 
         for path in files_for(image_path, request, result.config.tileable):
             if path.exists():
                 raise OutputExistsError(f"{path} already exists; choose another name or allow overwriting")
-    written = [save_image(image_path, result.image, request.bit_depth, request.overwrite)]
-    sidecar = result.sidecar()
-    sidecar["export"] = {"bit_depth": request.bit_depth, "format": image_path.suffix.lstrip(".").lower()}
-    if request.sheet and result.config.tileable:
-        columns, rows = request.sheet
-        sheet = sheet_path(image_path, request.sheet)
-        written.append(save_image(sheet, tiled_sheet(result.image, columns, rows), request.bit_depth,
-                                  request.overwrite))
-        sidecar["export"]["tiled_sheet"] = {"file": sheet.name, "columns": columns, "rows": rows}
-    if request.sidecar:
-        written.append(write_sidecar(sidecar_path(image_path), sidecar, request.overwrite))
+    new = [path for path in files_for(image_path, request, result.config.tileable) if not path.exists()]
+    written: list[Path] = []
+    try:
+        written.append(save_image(image_path, result.image, request.bit_depth, request.overwrite))
+        sidecar = result.sidecar()
+        sidecar["export"] = {"bit_depth": request.bit_depth, "format": image_path.suffix.lstrip(".").lower()}
+        if request.sheet and result.config.tileable:
+            columns, rows = request.sheet
+            sheet = sheet_path(image_path, request.sheet)
+            written.append(save_image(sheet, tiled_sheet(result.image, columns, rows), request.bit_depth,
+                                      request.overwrite))
+            sidecar["export"]["tiled_sheet"] = {"file": sheet.name, "columns": columns, "rows": rows}
+        if request.sidecar:
+            written.append(write_sidecar(sidecar_path(image_path), sidecar, request.overwrite))
+    except BaseException:
+        # A full disk at the sheet or sidecar: take back what this export created, so no
+        # image is left without the files that belong with it (as `texstudio synth` does).
+        for path in written:
+            if path in new:
+                path.unlink(missing_ok=True)
+        raise
     return written
 
 
@@ -108,7 +118,7 @@ def export_variations(config: SynthConfig, exemplar: np.ndarray, request: Export
     written: list[Path] = []
     for index in range(request.variations):
         seed = config.seed + index
-        result = yield from synthesize(config.replace(seed=seed), exemplar, stop)
+        result = yield from synthesize_and_score(config.replace(seed=seed), exemplar, stop)
         if result.stopped:
             break
         paths = write_result(result, image_path_for(request, seed), request)

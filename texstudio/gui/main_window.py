@@ -8,7 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QWidget,
+    QApplication, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QScrollArea,
+    QWidget,
 )
 
 from texstudio.engine.errors import TexstudioError
@@ -22,6 +23,7 @@ from texstudio.gui.gram_view import GramView
 from texstudio.gui.loss_plot_view import LossPlotView
 from texstudio.gui.model import AppModel, RunState
 from texstudio.gui.preview_view import PreviewView
+from texstudio.gui.quality_view import QualityView
 from texstudio.gui.settings import GuiSettings, save_settings
 from texstudio.gui.settings_panel import SettingsPanel
 from texstudio.gui.sysinfo import format_bytes, format_duration, resident_bytes
@@ -45,6 +47,7 @@ class MainWindow(QMainWindow):
         self.controller = RunController(self.model, self)
         self.last_error: str | None = None  # the text of the last message box, for tests and logs
         self._message_box: QMessageBox | None = None
+        self._batch_dialog = None  # made on first use (Run > Batch…), kept so a batch runs on when hidden
         self._closed = False
         self.setWindowTitle("texstudio")
         self.setAcceptDrops(True)
@@ -54,6 +57,7 @@ class MainWindow(QMainWindow):
         self.exemplar_panel = ExemplarPanel(self.model)
         self.settings_panel = SettingsPanel(self.model)
         self.preview_view = PreviewView(self.model)
+        self.quality_view = QualityView(self.model)
         self.loss_view = LossPlotView(self.model)
         self.gram_view = GramView(self.model)
         self.feature_view = FeatureMapsView(self.model)
@@ -61,7 +65,8 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         for key, title, widget in (
             ("exemplar", "Exemplar", self.exemplar_panel), ("settings", "Settings", self.settings_panel),
-            ("preview", "Preview", self.preview_view), ("loss", "Loss", self.loss_view),
+            ("preview", "Preview", self._beside(self.preview_view, self.quality_view)),
+            ("loss", "Loss", self.loss_view),
             ("gram", "Gram matrices", self.gram_view), ("features", "Feature maps", self.feature_view),
             ("training", "Training", self.training_panel),
         ):
@@ -103,6 +108,16 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     # -- layout -----------------------------------------------------------------------------
+    @staticmethod
+    def _beside(main: QWidget, side: QWidget) -> QWidget:
+        """``main`` with ``side`` in a narrow column to its right (the quality report by the preview)."""
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(main, 1)
+        row.addWidget(side, 0)
+        return box
+
     def _default_layout(self) -> None:
         docks = self.docks
         for dock in docks.values():
@@ -146,6 +161,8 @@ class MainWindow(QMainWindow):
                                              "Same settings, next seed")
         self.tile_action = self._action("&Tile preview 3×3", self.preview_view.tile.toggle, ["Ctrl+T"])
         self.reset_layout_action = self._action("&Reset layout", self._default_layout)
+        self.batch_action = self._action("&Batch…", self.batch_dialog,
+                                         tip="Run the current settings over every photo of a folder")
         self.weights_action = self._action("Network &weights…", self.weights_dialog,
                                            tip="Download or import ImageNet weights for vgg19")
 
@@ -159,6 +176,8 @@ class MainWindow(QMainWindow):
         for action in (self.start_action, self.pause_action, self.stop_action, self.continue_action,
                        self.variation_action):
             menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.batch_action)
         menu = self.menuBar().addMenu("&View")
         for dock in self.docks.values():
             menu.addAction(dock.toggleViewAction())
@@ -351,6 +370,16 @@ class MainWindow(QMainWindow):
     def _on_visualization_requested(self, layer: str, channel: int) -> None:
         self._guarded(lambda: self.controller.visualize_channel(layer, channel))
 
+    def batch_dialog(self) -> None:
+        from texstudio.gui.batch_dialog import BatchDialog
+
+        if self._batch_dialog is None:
+            self._batch_dialog = BatchDialog(self.model, self)
+        if self._batch_dialog.isVisible():
+            self._batch_dialog.raise_()  # already open, maybe behind the main window
+        else:
+            self._batch_dialog.show()
+
     def weights_dialog(self) -> None:
         from texstudio.gui.weights_dialog import WeightsDialog
 
@@ -446,6 +475,8 @@ class MainWindow(QMainWindow):
         """Stop the worker cleanly (stop token, quit, wait) before the window goes."""
         self.controller.shutdown()
         self.training_panel.shutdown()
+        if self._batch_dialog is not None:
+            self._batch_dialog.panel.shutdown()
         self._memory_timer.stop()
         self.save_settings()
         # A pending save would otherwise fire later and write this window's state again,

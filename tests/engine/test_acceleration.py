@@ -1,0 +1,55 @@
+"""Memory layout and reduced precision change speed, not results (bench/speed.py measures speed)."""
+
+import numpy as np
+import torch
+
+from texstudio.engine import acceleration
+from texstudio.engine.config import SynthConfig
+from texstudio.engine.synthesis import run_synthesis, synthesize_and_score
+
+from ..conftest import make_texture
+
+TINY = SynthConfig(width=32, height=32, steps=5, layers=("relu1_1", "relu2_1"), device="cpu", preview_every=0)
+
+
+def test_overrides_are_read_from_the_environment(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setenv("TEXSTUDIO_CHANNELS_LAST", "0")
+    assert acceleration.channels_last(cpu) is False
+    monkeypatch.setenv("TEXSTUDIO_CHANNELS_LAST", "1")
+    assert acceleration.channels_last(cpu) is True
+    monkeypatch.setenv("TEXSTUDIO_BF16", "1")
+    assert acceleration.bf16_autocast(cpu) is True
+    assert acceleration.bf16_autocast(torch.device("meta")) is False  # never where autocast has no bf16
+    monkeypatch.setenv("TEXSTUDIO_BF16", "off")
+    assert acceleration.bf16_autocast(cpu) is False
+
+
+def test_channels_last_gives_the_same_image(monkeypatch):
+    exemplar = make_texture(48)
+    images = []
+    for flag in ("0", "1"):
+        monkeypatch.setenv("TEXSTUDIO_CHANNELS_LAST", flag)
+        monkeypatch.setenv("TEXSTUDIO_BF16", "0")
+        images.append(run_synthesis(TINY.replace(gram_weight=1.0, sw_weight=0.5), exemplar).image)
+    # Same arithmetic in another order: float rounding only.
+    assert np.abs(images[0] - images[1]).max() < 2e-3
+
+
+def test_bf16_autocast_runs_with_fp32_losses_and_lowers_the_loss(monkeypatch):
+    monkeypatch.setenv("TEXSTUDIO_BF16", "1")
+    result = run_synthesis(TINY.replace(steps=8, optimizer="adam", learning_rate=0.05), make_texture(48))
+    assert np.isfinite(result.loss_history).all()
+    assert result.loss_history[-1] < result.loss_history[0]
+
+
+def test_scored_runs_carry_the_quality_report_into_the_sidecar():
+    steps = synthesize_and_score(TINY.replace(tileable=True), make_texture(48))
+    try:
+        while True:
+            next(steps)
+    except StopIteration as done:
+        result = done.value
+    assert set(result.quality) == {"color_distance", "spectrum_distance", "patch_distance", "copy_fraction",
+                                   "seam_score"}
+    assert result.sidecar()["quality"] == result.quality

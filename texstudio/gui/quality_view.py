@@ -1,0 +1,81 @@
+"""The quality report of the current result, beside the preview (engine/metrics.py's numbers)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+
+from texstudio.gui.model import AppModel
+
+# key -> (label, what it measures, the value above which the result is flagged or None)
+METRICS = {
+    "color_distance": ("Colour", "Distance between the colour distributions of result and exemplar "
+                       "(sliced Wasserstein, 0 = identical palettes).", None),
+    "spectrum_distance": ("Spectrum", "Gap between radially averaged log power spectra, in decades: how far "
+                          "the mix of fine and coarse detail differs (0 = same).", None),
+    "patch_distance": ("Patches", "Distance between the distributions of small patches at three scales: "
+                       "the number closest to 'looks like the exemplar' (lower is better).", None),
+    # Thresholds: a few percent of near-verbatim patches is already a visible copy; a seam
+    # score measured on seamless tiles stays near 1.0-1.1, a visible seam is 1.5 or more.
+    "copy_fraction": ("Copied", "Share of the result's patches that are near-verbatim copies of exemplar "
+                      "patches, at full, half and quarter scale (0 = nothing copied).", 0.05),
+    "seam_score": ("Seam", "Step across the wrap-around edges relative to the interior: about 1 for a "
+                   "seamless tile (tileable runs only).", 1.3),
+}
+FLAGS = {"copy_fraction": "copies the exemplar", "seam_score": "a seam shows when tiled"}
+
+
+class QualityView(QWidget):
+    """Numbers for the finished result; flagged in words where they mean a visible problem."""
+
+    def __init__(self, model: AppModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.title = QLabel("<b>Quality</b>")
+        self.status = QLabel("Scored when a run ends.")
+        self.status.setWordWrap(True)
+        self.values: dict[str, QLabel] = {}
+        form = QFormLayout()
+        for key, (label, tip, _) in METRICS.items():
+            value = QLabel("–")
+            value.setToolTip(tip)
+            name = QLabel(label)
+            name.setToolTip(tip)
+            form.addRow(name, value)
+            self.values[key] = value
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addLayout(form)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        self.setMinimumWidth(130)
+        model.result_changed.connect(self._on_result_changed)
+        self._on_result_changed()
+
+    def report(self) -> dict[str, float] | None:
+        result = self.model.result
+        return getattr(result, "quality", None) if result is not None else None
+
+    def _on_result_changed(self) -> None:
+        report = self.report()
+        if report is None:
+            for value in self.values.values():
+                value.setText("–")
+            self.status.setText("Scored when a run ends." if self.model.result is None
+                                else "This result was not scored.")
+            return
+        problems = []
+        for key, label in self.values.items():
+            number = report.get(key)
+            limit = METRICS[key][2]
+            if number is None:
+                label.setText("–")
+                label.setStyleSheet("")
+                continue
+            flagged = limit is not None and number > limit
+            label.setText(f"{number:.0%}" if key == "copy_fraction" else f"{number:.3f}")
+            label.setStyleSheet("color: #c0392b; font-weight: bold;" if flagged else "")
+            if flagged:
+                problems.append(FLAGS[key])
+        self.status.setText("Warning: " + "; ".join(problems) + "." if problems
+                            else "No copying found" + (", seamless." if "seam_score" in report else "."))
