@@ -65,3 +65,16 @@ def controller(qtbot, model):
     controller = RunController(model)
     yield controller
     controller.shutdown()
+
+
+@pytest.fixture
+def window(qtbot):
+    """The real main window on tiny settings, shown offscreen."""
+    from texstudio.gui.main_window import MainWindow
+    from texstudio.gui.settings import GuiSettings
+
+    window = MainWindow(GuiSettings(config=TINY))
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.close()

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from tests.conftest import make_texture
 from tests.gui.conftest import QT_MARKS, TINY
 from texstudio.gui.model import RunState
-from texstudio.gui.settings import GuiSettings, load_settings, settings_path
+from texstudio.gui.settings import load_settings, settings_path
 from texstudio.gui.worker import running_threads
 
 pytestmark = QT_MARKS
@@ -28,17 +28,6 @@ def photo(tmp_path):
     path = tmp_path / "photo.png"
     Image.fromarray((make_texture(40, seed=5) * 255).astype(np.uint8)).save(path)
     return path
-
-
-@pytest.fixture
-def window(qtbot):
-    from texstudio.gui.main_window import MainWindow
-
-    window = MainWindow(GuiSettings(config=TINY))
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    window.close()
 
 
 def test_first_start_shows_the_sample_exemplar(window):

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.gui.conftest import QT_MARKS, TINY
+from tests.gui.conftest import QT_MARKS
 from tests.reliability.badfiles import IMAGE_CASES, make_case
 from texstudio.gui.model import RunState
-from texstudio.gui.settings import GuiSettings
 
 pytestmark = QT_MARKS
 WAIT = 60_000
-
-
-@pytest.fixture
-def window(qtbot):
-    from texstudio.gui.main_window import MainWindow
-
-    window = MainWindow(GuiSettings(config=TINY))
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    window.close()
 
 
 def test_the_image_matrix_in_the_window(qtbot, window, tmp_path):

@@ -14,22 +14,11 @@ from tests.reliability.faults import full_disk, leftovers, read_only_dir
 from tests.reliability.poison import nan_features_after
 from texstudio.gui.exporting import ExportRequest
 from texstudio.gui.model import RunState
-from texstudio.gui.settings import GuiSettings, settings_path
+from texstudio.gui.settings import settings_path
 from texstudio.gui.worker import running_threads
 
 pytestmark = QT_MARKS
 WAIT = 60_000
-
-
-@pytest.fixture
-def window(qtbot):
-    from texstudio.gui.main_window import MainWindow
-
-    window = MainWindow(GuiSettings(config=TINY))
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    window.close()
 
 
 def finished_run(qtbot, window, **changes):

@@ -79,10 +79,6 @@ def _executor(name: str, todo, plan: BatchPlan, stop, ray_address):
 
 def drive(steps: Generator[BatchEvent, None, BatchSummary], on_event=None) -> BatchSummary:
     """Run ``run_batch`` to the end, calling ``on_event(event)`` for each event."""
-    while True:
-        try:
-            event = next(steps)
-        except StopIteration as finished:
-            return finished.value
-        if on_event is not None:
-            on_event(event)
+    from texstudio.engine.generators import drive as drive_generator
+
+    return drive_generator(steps, on_event)

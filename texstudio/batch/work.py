@@ -41,8 +41,6 @@ def run_job(job: Job, outdir: Path, stop: StopToken | None = None) -> Generator[
 
 def run_to_end(steps: Generator):
     """Drive a generator to its end and return its value."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as finished:
-            return finished.value
+    from texstudio.engine.generators import drive
+
+    return drive(steps)

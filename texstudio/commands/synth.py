@@ -150,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
         raise OutputExistsError(f"{sidecar} already exists; choose another name or pass --overwrite")
     steps = synth_to_file(config, Path(args.exemplar), out, init_path=args.init, bit_depth=args.bit_depth,
                           overwrite=args.overwrite)
+    from texstudio.engine.generators import drive
+
     next(steps)  # loads the images, builds the backbone and targets: bad input fails here, before the bar
     if config.backbone == "vgg19" and not args.quiet:
         from texstudio.engine.weights import vgg19_weights_notice
@@ -162,18 +164,15 @@ def run(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         progress = tqdm(total=config.steps, unit="step", desc="synth", file=sys.stderr, dynamic_ncols=True)
+    def show(record) -> None:
+        if progress is not None and record.iteration > progress.n:
+            # Pyramid levels start with a record of the same iteration: count steps, not records.
+            progress.update(record.iteration - progress.n)
+            progress.set_postfix_str(f"level {record.level + 1}/{record.levels}, loss {record.loss:.4g}",
+                                     refresh=False)
+
     try:
-        while True:
-            try:
-                record = next(steps)
-            except StopIteration as finished:
-                result = finished.value.result
-                break
-            if progress is not None and record.iteration > progress.n:
-                # Pyramid levels start with a record of the same iteration: count steps, not records.
-                progress.update(record.iteration - progress.n)
-                progress.set_postfix_str(f"level {record.level + 1}/{record.levels}, loss {record.loss:.4g}",
-                                         refresh=False)
+        result = drive(steps, show).result
     finally:
         if progress is not None:
             progress.close()

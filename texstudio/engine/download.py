@@ -191,9 +191,6 @@ def iter_sha256(path: str | Path, stop: StopToken | None = None) -> Generator[Pr
 
 def sha256_of(path: str | Path) -> str:
     """The hex SHA-256 of a file (drains ``iter_sha256``)."""
-    steps = iter_sha256(path)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as finished:
-            return finished.value
+    from texstudio.engine.generators import drive
+
+    return drive(iter_sha256(path))

@@ -20,6 +20,7 @@ from texstudio.engine.cancel import StopToken
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.devices import resolve_device
 from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, is_out_of_memory
+from texstudio.engine.generators import drive
 from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, resize_longest_side
 from texstudio.engine.losses import (
     SpectrumConstraint, channel_means, flatten_positions, gram_matrix, random_directions,
@@ -399,11 +400,4 @@ def synthesize_and_score(config: SynthConfig, exemplar: np.ndarray, stop: StopTo
 def run_synthesis(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None = None,
                   init: np.ndarray | None = None, on_step=None) -> SynthResult:
     """Drive ``synthesize`` to the end, calling ``on_step(record)`` for each record."""
-    steps = synthesize(config, exemplar, stop, init)
-    while True:
-        try:
-            record = next(steps)
-        except StopIteration as finished:
-            return finished.value
-        if on_step is not None:
-            on_step(record)
+    return drive(synthesize(config, exemplar, stop, init), on_step)

@@ -17,7 +17,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -565,11 +565,6 @@ def _train(config: TrainConfig, folder: str | os.PathLike, out_dir: str | os.Pat
 def run_training(config: TrainConfig, folder, out_dir, stop: StopToken | None = None, resume: bool = False,
                  on_progress=None, **kwargs: Any) -> TrainResult:
     """Drive ``train`` to the end, calling ``on_progress(record)`` for each record."""
-    steps: Iterator = train(config, folder, out_dir, stop, resume, **kwargs)
-    while True:
-        try:
-            record = next(steps)
-        except StopIteration as finished:
-            return finished.value
-        if on_progress is not None:
-            on_progress(record)
+    from texstudio.engine.generators import drive
+
+    return drive(train(config, folder, out_dir, stop, resume, **kwargs), on_progress)

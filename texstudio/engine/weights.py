@@ -224,12 +224,9 @@ def iter_status(entry: WeightsEntry, verify: bool = False,
 
 def weights_status(entry: WeightsEntry, verify: bool = False) -> WeightsStatus:
     """``iter_status`` run to the end, for callers that need no progress."""
-    steps = iter_status(entry, verify)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as finished:
-            return finished.value
+    from texstudio.engine.generators import drive
+
+    return drive(iter_status(entry, verify))
 
 
 def download_weights(entry: WeightsEntry, stop: StopToken, source: str | Path | None = None,
