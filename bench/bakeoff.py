@@ -40,6 +40,7 @@ LOSSES = {  # name -> config fields
     "gram+spec": dict(gram_weight=1.0, spectrum_weight=1.0),
     "sw": dict(gram_weight=0.0, sw_weight=1.0),
     "sw+spec": dict(gram_weight=0.0, sw_weight=1.0, spectrum_weight=1.0),
+    "sw+spec+color": dict(gram_weight=0.0, sw_weight=1.0, spectrum_weight=1.0, color_weight=1.0),
 }
 BACKBONES = ("vgg19", "random-multiscale")
 PYRAMIDS = (1, 3)
@@ -136,7 +137,7 @@ def main() -> int:
     parser.add_argument("--full", default=",".join(FULL_PHOTOS),
                         help="photos that get every backbone x loss x pyramid, not only the core methods")
     parser.add_argument("--backbones", default=",".join(BACKBONES))
-    parser.add_argument("--losses", default=",".join(LOSSES))
+    parser.add_argument("--losses", default="gram,gram+spec,sw,sw+spec")
     parser.add_argument("--pyramids", default=",".join(map(str, PYRAMIDS)))
     parser.add_argument("--shard", default="0/1", help="I/N: run every N-th photo starting at I")
     parser.add_argument("--name", default="", help="results file suffix (default: the shard)")

@@ -42,7 +42,7 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         help="output size in pixels, e.g. 256 or 512x256 (default 256x256 on CPU, 512x512 on GPU)")
     parser.add_argument("--steps", type=int, default=None, metavar="N",
                         help="forward-backward evaluations of the network, all pyramid levels together "
-                        "(default 180 on CPU, 600 on GPU)")
+                        "(default 160 on CPU, 600 on GPU)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     parser.add_argument("--tileable", action="store_true",
                         help="synthesize on a torus so the output tiles with no seam")
@@ -61,7 +61,7 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spectrum", type=float, default=None, metavar="WEIGHT",
                         help="weight of the Fourier spectrum constraint (Liu et al. 2016); 0 = off (default 1)")
     parser.add_argument("--color", type=float, default=None, metavar="WEIGHT",
-                        help="weight of a colour-distribution match on the pixels; 0 = off (default)")
+                        help="weight of a colour-distribution match on the pixels; 0 = off (default 1)")
     parser.add_argument("--pyramid", type=int, default=None, metavar="LEVELS",
                         help="coarse-to-fine levels, each half the size of the next; 1 = off (default 3)")
     parser.add_argument("--sw-directions", type=int, default=None, metavar="N",
