@@ -16,8 +16,8 @@ import numpy as np
 from texstudio.engine.cancel import StopToken
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.errors import ExportError
-from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, load_image, resize_longest_side, save_image, sidecar_path, write_sidecar
-from texstudio.engine.synthesis import StepRecord, SynthResult, synthesize
+from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, load_image, save_image, sidecar_path, write_sidecar
+from texstudio.engine.synthesis import StepRecord, SynthResult, score, synthesize
 
 
 @dataclass
@@ -41,14 +41,10 @@ def render(config: SynthConfig, exemplar: np.ndarray, exemplar_info: dict, init:
            stop: StopToken | None = None) -> Generator[StepRecord, None, Rendered]:
     """Synthesize and build the sidecar; the quality report is skipped for a stopped run."""
     result = yield from synthesize(config, exemplar, stop, init)
-    data = result.sidecar()
+    if not result.stopped:  # a stopped run is not written, so it is not measured either
+        score(result, exemplar)
+    data = result.sidecar()  # carries the quality report when there is one
     data["exemplar"] = exemplar_info
-    if not result.stopped:
-        from texstudio.engine.metrics import quality_report
-
-        # Measured against the exemplar as the engine saw it (after exemplar_size).
-        data["quality"] = quality_report(result.image, resize_longest_side(exemplar, config.exemplar_size),
-                                         tileable=config.tileable)
     return Rendered(result, data)
 
 
@@ -85,7 +81,8 @@ def synth_to_file(config: SynthConfig, exemplar_path: str | Path, out: str | Pat
     Bad input raises a TexstudioError at the first ``next()``, before any step. A run
     stopped by ``stop`` writes nothing: its Rendered has ``result.stopped`` set.
     """
-    exemplar = load_image(exemplar_path, min_side=MIN_EXEMPLAR_SIDE)  # a too-small file fails by name, before torch
+    # A too-small file fails here, by name, before torch is even needed.
+    exemplar = load_image(exemplar_path, min_side=MIN_EXEMPLAR_SIDE)
     init = load_image(init_path) if init_path else None
     rendered = yield from render(config, exemplar, describe_exemplar(exemplar_path, exemplar), init, stop)
     if not rendered.result.stopped:

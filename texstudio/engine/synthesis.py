@@ -388,10 +388,16 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
 
 def synthesize_and_score(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None = None,
                          init: np.ndarray | None = None) -> Generator[StepRecord, None, SynthResult]:
-    """``synthesize``, then its result's quality report against the exemplar as the engine saw it."""
+    """``synthesize``, then its result's quality report (``score``), stopped or not."""
+    result = yield from synthesize(config, exemplar, stop, init)
+    return score(result, exemplar)
+
+
+def score(result: SynthResult, exemplar: np.ndarray) -> SynthResult:
+    """Fill ``result.quality``: the metrics against the exemplar as the engine saw it (after exemplar_size)."""
     from texstudio.engine.metrics import quality_report  # metrics is only needed once, at the end
 
-    result = yield from synthesize(config, exemplar, stop, init)
+    config = result.config
     reference = resize_longest_side(exemplar, config.exemplar_size)
     result.quality = quality_report(result.image, reference, tileable=config.tileable)
     return result
