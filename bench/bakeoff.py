@@ -5,6 +5,24 @@
     OMP_NUM_THREADS=1 taskset -c 1 .venv/bin/python bench/bakeoff.py --shard 1/2 &
     wait; .venv/bin/python bench/bakeoff.py --merge       # table and contact sheet
 
+Methods added later run on every photo with --methods and their own --name, e.g. the
+random multi-scale Gram runs and the current default (each line once per shard I of 2):
+
+    B=".venv/bin/python bench/bakeoff.py --shard I/2 --full ''"
+    $B --name rms-I --backbones random-multiscale --pyramids 3 --losses gram,gram+color,gram+spec+color \
+       --methods random-multiscale/gram/p3,random-multiscale/gram+color/p3,random-multiscale/gram+spec+color/p3
+    $B --name vggcolor-I --backbones vgg19 --pyramids 3 --losses sw+spec+color --methods vgg19/sw+spec+color/p3
+
+The network trained in the app joins as ALIAS=MODEL_DIR, trained on the exemplar halves
+only (so the held-out halves stay unseen):
+
+    # every photo's left half as a PNG in /tmp/lefthalves, then (the run in results.md did 8
+    # epochs first and then --resume --epochs 24):
+    .venv/bin/texstudio train /tmp/lefthalves -o /tmp/fcn-lefthalves --arch fcn-pyramid --epochs 24 \
+        --patch-size 96 --crops-per-image 4 --max-image-side 512 --device cpu
+    $B --name fcn-I --backbones trained-fcn=/tmp/fcn-lefthalves --pyramids 3 --losses gram,gram+color,sw+spec \
+       --methods trained-fcn/gram/p3,trained-fcn/gram+color/p3,trained-fcn/sw+spec/p3
+
 Each photo is split: the left half is the exemplar, the right half is held out as the
 reference the metrics compare against (so a method that copies the exemplar gains
 nothing). Every method runs until its budget of CPU seconds is spent (the stop token
@@ -31,6 +49,7 @@ sys.path.insert(0, str(REPO))
 
 from texstudio.engine.cancel import StopToken  # noqa: E402
 from texstudio.engine.config import SynthConfig  # noqa: E402
+from texstudio.engine.errors import NumericalError  # noqa: E402
 from texstudio.engine.imageio import load_image, resize_longest_side  # noqa: E402
 from texstudio.engine.metrics import color_distance, copy_fraction, patch_distance, spectrum_distance  # noqa: E402
 from texstudio.engine.synthesis import pyramid_plan, run_synthesis  # noqa: E402
@@ -41,6 +60,8 @@ LOSSES = {  # name -> config fields
     "sw": dict(gram_weight=0.0, sw_weight=1.0),
     "sw+spec": dict(gram_weight=0.0, sw_weight=1.0, spectrum_weight=1.0),
     "sw+spec+color": dict(gram_weight=0.0, sw_weight=1.0, spectrum_weight=1.0, color_weight=1.0),
+    "gram+color": dict(gram_weight=1.0, color_weight=1.0),
+    "gram+spec+color": dict(gram_weight=1.0, spectrum_weight=1.0, color_weight=1.0),
 }
 BACKBONES = ("vgg19", "random-multiscale")
 PYRAMIDS = (1, 3)
@@ -52,10 +73,12 @@ FULL_PHOTOS = ("gravel1-texturize.png", "foam-dtd-bubbly0139.png", "bricks-red-d
 
 
 def methods(backbones, losses, pyramids):
+    """(name, config fields) for each combination; a backbone given as ``alias=MODEL_DIR`` is named by its alias."""
     for backbone in backbones:
+        alias, _, path = backbone.partition("=")
         for loss in losses:
             for levels in pyramids:
-                yield f"{backbone}/{loss}/p{levels}", dict(backbone=backbone, pyramid_levels=levels, **LOSSES[loss])
+                yield f"{alias}/{loss}/p{levels}", dict(backbone=path or alias, pyramid_levels=levels, **LOSSES[loss])
 
 
 def run_with_budget(config: SynthConfig, exemplar: np.ndarray, cpu_seconds: float) -> tuple[np.ndarray, int]:
@@ -66,7 +89,12 @@ def run_with_budget(config: SynthConfig, exemplar: np.ndarray, cpu_seconds: floa
         if time.process_time() - started >= cpu_seconds:
             stop.set()
 
-    result = run_synthesis(config, exemplar, stop=stop, on_step=on_step)
+    try:
+        result = run_synthesis(config, exemplar, stop=stop, on_step=on_step)
+    except NumericalError as error:
+        # What a user gets too: the message, and the canvas rolled back to its last finite loss.
+        print(f"  {error}", flush=True)
+        result = error.result
     return result.image, result.iterations
 
 
@@ -136,7 +164,10 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated photo names to run")
     parser.add_argument("--full", default=",".join(FULL_PHOTOS),
                         help="photos that get every backbone x loss x pyramid, not only the core methods")
-    parser.add_argument("--backbones", default=",".join(BACKBONES))
+    parser.add_argument("--backbones", default=",".join(BACKBONES),
+                        help="comma-separated; a trained model as ALIAS=MODEL_DIR (see docs/bakeoff/results.md)")
+    parser.add_argument("--methods", default="",
+                        help="run only these backbone/loss/pPYRAMID names on every photo (instead of CORE + --full)")
     parser.add_argument("--losses", default="gram,gram+spec,sw,sw+spec")
     parser.add_argument("--pyramids", default=",".join(map(str, PYRAMIDS)))
     parser.add_argument("--shard", default="0/1", help="I/N: run every N-th photo starting at I")
@@ -161,7 +192,10 @@ def main() -> int:
         outputs = {"baseline/shuffled": (shuffled[: args.size, : args.size], 0),
                    "baseline/exemplar": (exemplar[: args.size, : args.size], 0)}
         for method, fields in every:
-            if name not in full and method not in CORE:
+            if args.methods:
+                if method not in args.methods.split(","):
+                    continue
+            elif name not in full and method not in CORE:
                 continue
             if method not in budgets:  # timed once, on the first photo: the cost does not depend on it
                 budgets[method] = steps_for_budget(fields, args.size, exemplar, args.budget)
@@ -181,14 +215,17 @@ def main() -> int:
 
 
 def merge(args) -> int:
-    rows = []
+    unique: dict[tuple[str, str], dict] = {}
     for path in sorted(args.out.glob("results-*.json")):
-        rows += json.loads(path.read_text())
+        for row in json.loads(path.read_text()):
+            # Every run scores the baselines again: one row per photo and method.
+            unique[(row["photo"], row["method"])] = row
+    rows = list(unique.values())
     write_table(rows, args)
     thumbs: dict[str, dict[str, np.ndarray]] = {}
     for row in rows:
         path = args.out / "images" / f"{Path(row['photo']).stem}__{row['method'].replace('/', '_')}.npy"
-        if path.exists() and (row["method"] in CORE or row["method"].startswith("baseline/")):
+        if path.exists() and row["method"] in everywhere(rows):
             thumbs.setdefault(row["photo"], {})[row["method"]] = np.load(path).astype(np.float32) / 255
     write_contact_sheet(thumbs, args.out / "contact_sheet.jpg", cell=96)
     full = {row["photo"] for row in rows if row.get("full")}
@@ -223,9 +260,18 @@ def table(rows: list[dict], title: str) -> list[str]:
     return lines + [""]
 
 
+def everywhere(rows: list[dict]) -> set[str]:
+    """The methods run on every photo: the core ones, the baselines and any added with --methods."""
+    photos = {r["photo"] for r in rows}
+    by_method: dict[str, set[str]] = {}
+    for row in rows:
+        by_method.setdefault(row["method"], set()).add(row["photo"])
+    return {m for m, seen in by_method.items() if seen == photos}
+
+
 def write_table(rows: list[dict], args) -> None:
     photos = sorted({r["photo"] for r in rows})
-    core_rows = [r for r in rows if r["method"] in CORE or r["method"].startswith("baseline/")]
+    core_rows = [r for r in rows if r["method"] in everywhere(rows)]
     lines = [f"# Bake-off: {len(photos)} photos, {args.size} px, {args.budget:.0f} CPU seconds per run", "",
              "Scores against the held-out right half of each photo (the left half is the exemplar); lower is "
              "better. `copy` is the share of near-verbatim exemplar patches. Regenerate with the commands at "
@@ -234,7 +280,8 @@ def write_table(rows: list[dict], args) -> None:
     for kind in sorted({r["kind"] for r in rows}):
         kind_rows = [r for r in core_rows if r["kind"] == kind]
         lines += table(kind_rows, f"### {kind} ({len({r['photo'] for r in kind_rows})} photos)")
-    full_rows = [r for r in rows if r.get("full")]
+    full_photos = {r["photo"] for r in rows if r.get("full")}
+    full_rows = [r for r in rows if r["photo"] in full_photos]
     if full_rows:
         lines += table(full_rows, f"## Every backbone x loss x pyramid, {len({r['photo'] for r in full_rows})} "
                                   "photos: " + ", ".join(sorted({r['photo'] for r in full_rows})))
