@@ -49,9 +49,9 @@ def main(photo: Path, out: Path) -> int:
                        (panel.preview_every, 1)):
         box.setValue(value)
     panel.tileable.setChecked(True)
-    # Gram matching on two shallow layers: a quick run that fills every view.
+    # Gram matching with the default network on a small canvas: a quick run that fills every view.
     window.model.set_config(window.model.config.replace(
-        layers=("relu1_1", "relu2_1", "relu3_1"), layer_weights=(), gram_weight=1.0, sw_weight=0.0,
+        layers=(), layer_weights=(), gram_weight=1.0, sw_weight=0.0,
         spectrum_weight=0.0, pyramid_levels=1, exemplar_size=0, device="cpu"))
 
     # Window shortcuts only fire in the active window; with no window manager, ask for it.

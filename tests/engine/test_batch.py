@@ -26,7 +26,7 @@ from texstudio.engine.imageio import load_image
 # A second or less per job on one CPU core.
 TINY = SynthConfig(width=32, height=32, steps=4, layers=("relu1_1", "relu2_1"), gram_weight=1.0,
                    sw_weight=0.0, spectrum_weight=0.0, pyramid_levels=1, device="cpu")
-FAST = ["--size", "32", "--steps", "4", "--layers", "relu1_1,relu2_1", "--loss", "gram", "--spectrum", "0",
+FAST = ["--size", "32", "--steps", "4", "--backbone", "vgg19", "--layers", "relu1_1,relu2_1", "--loss", "gram", "--spectrum", "0",
         "--pyramid", "1", "--device", "cpu", "--quiet"]
 
 

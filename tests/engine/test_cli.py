@@ -13,7 +13,7 @@ from texstudio.cli import main
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.imageio import load_image
 
-FAST = ["--size", "32", "--steps", "4", "--layers", "relu1_1,relu2_1", "--device", "cpu", "--quiet"]
+FAST = ["--size", "32", "--steps", "4", "--backbone", "vgg19", "--layers", "relu1_1,relu2_1", "--device", "cpu", "--quiet"]
 
 
 def run_cli(*args, cwd=None):
@@ -25,7 +25,7 @@ def run_cli(*args, cwd=None):
 def test_synth_round_trip_writes_image_and_sidecar(texture_file, tmp_path):
     out = tmp_path / "out.png"
     done = run_cli("synth", texture_file, "-o", out, "--size", "40x32", "--steps", "5", "--seed", "7",
-                   "--layers", "relu1_1,relu2_1", "--device", "cpu", "--tileable")
+                   "--backbone", "vgg19", "--layers", "relu1_1,relu2_1", "--device", "cpu", "--tileable")
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     image = load_image(out)
@@ -46,7 +46,8 @@ def test_no_options_means_the_offline_default_preset(texture_file, tmp_path):
     used = SynthConfig.from_dict(json.loads((tmp_path / "d.json").read_text())["config"])
     expected = default_config(32, 32, device="cpu").replace(steps=2, preview_every=0)
     assert used == expected
-    assert used.sw_weight > 0 and used.spectrum_weight > 0 and used.pyramid_levels > 1
+    assert used.backbone == "random-multiscale" and used.gram_weight > 0 and used.color_weight > 0
+    assert used.pyramid_levels > 1
 
 
 def test_sidecar_reproduces_the_image(texture_file, tmp_path):
@@ -119,6 +120,15 @@ def test_help_documents_every_option():
         assert option in done.stdout
     top = run_cli("--help")
     assert top.returncode == 0 and "synth" in top.stdout
+
+
+def test_help_states_the_presets_defaults():
+    # The CLI parser does not import torch (start-up time), so its help repeats the presets' numbers.
+    from texstudio.engine.presets import CPU_STEPS, DEFAULT_BACKBONE, GPU_STEPS
+
+    text = " ".join(run_cli("synth", "--help").stdout.split())
+    assert f"default {CPU_STEPS} on CPU, {GPU_STEPS} on GPU" in text
+    assert f"(default {DEFAULT_BACKBONE})" in text
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="address-space limits via setrlimit are Linux-only here")

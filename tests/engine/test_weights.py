@@ -317,7 +317,7 @@ def test_without_imagenet_weights_vgg19_falls_back_with_a_notice():
 
 
 def test_synth_prints_the_notice_once_unless_quiet(texture_file, tmp_path, capsys):
-    fast = ["--size", "32", "--steps", "2", "--layers", "relu1_1", "--device", "cpu"]
+    fast = ["--size", "32", "--steps", "2", "--backbone", "vgg19", "--layers", "relu1_1", "--device", "cpu"]
     assert main(["synth", str(texture_file), "-o", str(tmp_path / "a.png"), *fast]) == 0
     err = capsys.readouterr().err
     assert err.count("ImageNet VGG19 weights") == 1

@@ -18,7 +18,7 @@ from texstudio.engine.errors import ImageLoadError
 from texstudio.engine.imageio import load_image
 
 # A run that only builds the canvas and writes it: enough to prove the file is usable.
-FAST = ["--size", "32", "--steps", "0", "--layers", "relu1_1", "--device", "cpu", "--quiet"]
+FAST = ["--size", "32", "--steps", "0", "--backbone", "vgg19", "--layers", "relu1_1", "--device", "cpu", "--quiet"]
 
 
 def test_the_whole_image_matrix_through_the_cli(tmp_path):

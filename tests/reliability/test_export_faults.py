@@ -23,7 +23,7 @@ from texstudio.engine.errors import ExportError
 from texstudio.engine.imageio import save_image, write_sidecar
 
 NOISE = np.random.default_rng(0).random((256, 256, 3)).astype(np.float32)  # incompressible: ~390 KB as PNG
-FAST = ["--size", "32", "--steps", "1", "--layers", "relu1_1", "--pyramid", "1", "--device", "cpu", "--quiet"]
+FAST = ["--size", "32", "--steps", "1", "--backbone", "vgg19", "--layers", "relu1_1", "--pyramid", "1", "--device", "cpu", "--quiet"]
 
 
 def _png_bytes(value: int) -> bytes:

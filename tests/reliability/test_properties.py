@@ -124,7 +124,7 @@ def test_random_command_lines_exit_cleanly(texture_file, capsys, fuzzed, size, s
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "out.png"
         code = main(["synth", str(texture_file), "-o", str(out), f"--size={size}", f"--steps={steps}",
-                     f"--loss={loss}", "--layers", "relu1_1", "--pyramid", "1", "--device", "cpu", "--quiet"])
+                     f"--loss={loss}", "--backbone", "vgg19", "--layers", "relu1_1", "--pyramid", "1", "--device", "cpu", "--quiet"])
         err = capsys.readouterr().err
         event(f"exit {code}")
         if code == 0:

@@ -68,7 +68,7 @@ def test_a_loss_that_overflows_stops_the_cli_with_exit_1_and_writes_nothing(text
     """1e39 is a finite Python float but infinite in float32: the loss is inf at the first step."""
     out = tmp_path / "out.png"
     code = main(["synth", str(texture_file), "-o", str(out), "--loss", "gram:1e39", "--size", "32", "--steps", "3",
-                 "--layers", "relu1_1", "--pyramid", "1", "--device", "cpu", "--quiet"])
+                 "--backbone", "vgg19", "--layers", "relu1_1", "--pyramid", "1", "--device", "cpu", "--quiet"])
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1
     assert "the loss became inf at iteration 1" in err and "smaller loss weights" in err

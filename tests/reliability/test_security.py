@@ -131,7 +131,7 @@ OFFLINE = textwrap.dedent("""
     report = {}
     from texstudio.cli import main
     report["synth"] = main(["synth", sys.argv[1], "-o", sys.argv[2], "--size", "32", "--steps", "2",
-                            "--layers", "relu1_1", "--device", "cpu", "--quiet"])
+                            "--backbone", "vgg19", "--layers", "relu1_1", "--device", "cpu", "--quiet"])
     from PySide6.QtWidgets import QApplication
     app = QApplication(["texstudio"])
     from texstudio.gui.app import build_main_window, configure_pyqtgraph

@@ -42,13 +42,14 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         help="output size in pixels, e.g. 256 or 512x256 (default 256x256 on CPU, 512x512 on GPU)")
     parser.add_argument("--steps", type=int, default=None, metavar="N",
                         help="forward-backward evaluations of the network, all pyramid levels together "
-                        "(default 160 on CPU, 600 on GPU)")
+                        "(default 180 on CPU, 600 on GPU: engine/presets.py)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     parser.add_argument("--tileable", action="store_true",
                         help="synthesize on a torus so the output tiles with no seam")
-    parser.add_argument("--backbone", default="vgg19", metavar="vgg19|random-multiscale|PATH",
-                        help="feature network: vgg19 (ImageNet weights if present locally, else seeded "
-                        "random weights), random-multiscale, or a VGG19 weights file (default vgg19)")
+    parser.add_argument("--backbone", default=None, metavar="random-multiscale|vgg19|PATH",
+                        help="feature network: random-multiscale (random filters of six sizes, no download), "
+                        "vgg19 (ImageNet weights if present locally, else seeded random weights), a VGG19 "
+                        "weights file or a model folder from `texstudio train` (default random-multiscale)")
     parser.add_argument("--pooling", choices=("avg", "max"), default=None, help="pooling in VGG19 (default avg)")
     parser.add_argument("--layers", metavar="L1,L2,...",
                         help="layers to match, e.g. relu1_1,relu2_1,relu3_1 (default: the backbone's own set)")
@@ -57,7 +58,7 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loss", default=None, metavar="TERM[:WEIGHT],...",
                         help="feature losses, combinable with weights: gram (Gatys 2015), gap (channel "
                         "means), sw (sliced Wasserstein, Heitz 2021); e.g. gram, sw, gram:1,sw:0.5 "
-                        "(default sw)")
+                        "(default gram)")
     parser.add_argument("--spectrum", type=float, default=None, metavar="WEIGHT",
                         help="weight of the Fourier spectrum constraint (Liu et al. 2016); 0 = off (default 1)")
     parser.add_argument("--color", type=float, default=None, metavar="WEIGHT",
@@ -110,8 +111,10 @@ def config_from_args(args: argparse.Namespace):
 
     width, height = args.size if args.size else (None, None)
     base = default_config(width, height, device=args.device)
-    changes: dict = {"device": args.device, "preview_every": 0, "seed": args.seed, "backbone": args.backbone,
+    changes: dict = {"device": args.device, "preview_every": 0, "seed": args.seed,
                      "tileable": args.tileable, "init": "image" if args.init else "noise"}
+    if args.backbone is not None:
+        changes["backbone"] = args.backbone
     if args.loss is not None:
         weights = parse_loss_terms(args.loss)
         changes.update(gram_weight=weights.get("gram", 0.0), gap_weight=weights.get("gap", 0.0),
