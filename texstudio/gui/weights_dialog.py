@@ -297,10 +297,14 @@ class WeightsDialog(QDialog):
 
     def _join_worker(self) -> None:
         """End the thread and drop it. quit() before wait(), called here, never via finished (NOTES.md)."""
-        thread, self._thread, self._worker = self._thread, None, None
+        # The local ``worker`` keeps the worker alive until its thread has ended: dropping the last
+        # reference first let Python delete it while run() was still returning (a rare segfault).
+        thread, worker = self._thread, self._worker
+        self._thread = self._worker = None
         if thread is not None:
             thread.quit()
             thread.wait()
+        del worker
 
     def _is_current(self, job: int) -> bool:
         return self._thread is not None and job == self._job_number
