@@ -222,10 +222,11 @@ def merge(args) -> int:
             unique[(row["photo"], row["method"])] = row
     rows = list(unique.values())
     write_table(rows, args)
+    core = everywhere(rows)
     thumbs: dict[str, dict[str, np.ndarray]] = {}
     for row in rows:
         path = args.out / "images" / f"{Path(row['photo']).stem}__{row['method'].replace('/', '_')}.npy"
-        if path.exists() and row["method"] in everywhere(rows):
+        if path.exists() and row["method"] in core:
             thumbs.setdefault(row["photo"], {})[row["method"]] = np.load(path).astype(np.float32) / 255
     write_contact_sheet(thumbs, args.out / "contact_sheet.jpg", cell=96)
     full = {row["photo"] for row in rows if row.get("full")}
@@ -271,7 +272,8 @@ def everywhere(rows: list[dict]) -> set[str]:
 
 def write_table(rows: list[dict], args) -> None:
     photos = sorted({r["photo"] for r in rows})
-    core_rows = [r for r in rows if r["method"] in everywhere(rows)]
+    core = everywhere(rows)
+    core_rows = [r for r in rows if r["method"] in core]
     lines = [f"# Bake-off: {len(photos)} photos, {args.size} px, {args.budget:.0f} CPU seconds per run", "",
              "Scores against the held-out right half of each photo (the left half is the exemplar); lower is "
              "better. `copy` is the share of near-verbatim exemplar patches. Regenerate with the commands at "

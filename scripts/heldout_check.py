@@ -37,12 +37,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from texstudio.engine.imageio import load_image, resize_longest_side  # noqa: E402
+from texstudio.engine.presets import CPU_SIZE  # noqa: E402  (the side a CPU run shrinks its exemplar to)
 from texstudio.engine.metrics import (  # noqa: E402
     color_distance, layout_copy_fraction, patch_distance, seam_score, spectrum_distance,
 )
 
 THUMB = 256
-SIDE = 256  # the CLI's default canvas on a CPU, and so the side its exemplar is shrunk to
 
 
 def split(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +84,7 @@ def main() -> int:
             Image.fromarray((exemplar * 255).round().astype(np.uint8)).save(exemplar_file)
             # The CLI shrinks the exemplar so its longer side is the canvas's (exemplar_size): score at
             # that scale, or every grain would be compared with grains twice its size.
-            factor = min(1.0, SIDE / max(exemplar.shape[:2]))
+            factor = min(1.0, CPU_SIZE / max(exemplar.shape[:2]))
             exemplar = resize_longest_side(exemplar, round(max(exemplar.shape[:2]) * factor))
             reference = resize_longest_side(reference, round(max(reference.shape[:2]) * factor))
             label = photo.stem + (" --tileable" if options else "")
