@@ -124,11 +124,16 @@ def test_help_documents_every_option():
 
 def test_help_states_the_presets_defaults():
     # The CLI parser does not import torch (start-up time), so its help repeats the presets' numbers.
-    from texstudio.engine.presets import CPU_STEPS, DEFAULT_BACKBONE, GPU_STEPS
+    from texstudio.engine.presets import CPU_STEPS, DEFAULT_BACKBONE, GPU_STEPS, default_config
 
     text = " ".join(run_cli("synth", "--help").stdout.split())
     assert f"default {CPU_STEPS} on CPU, {GPU_STEPS} on GPU" in text
     assert f"(default {DEFAULT_BACKBONE})" in text
+    config = default_config(device="cpu")
+    for option, value in (("spectrum constraint", config.spectrum_weight), ("colour-distribution", config.color_weight),
+                          ("coarse-to-fine", config.pyramid_levels)):
+        help_line = text[text.index(option):]
+        assert help_line.split("(default ", 1)[1].startswith(f"{value:g})"), option
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="address-space limits via setrlimit are Linux-only here")

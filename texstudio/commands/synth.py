@@ -60,7 +60,7 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         "means), sw (sliced Wasserstein, Heitz 2021); e.g. gram, sw, gram:1,sw:0.5 "
                         "(default gram)")
     parser.add_argument("--spectrum", type=float, default=None, metavar="WEIGHT",
-                        help="weight of the Fourier spectrum constraint (Liu et al. 2016); 0 = off (default 1)")
+                        help="weight of the Fourier spectrum constraint (Liu et al. 2016); 0 = off (default 0)")
     parser.add_argument("--color", type=float, default=None, metavar="WEIGHT",
                         help="weight of a colour-distribution match on the pixels; 0 = off (default 1)")
     parser.add_argument("--pyramid", type=int, default=None, metavar="LEVELS",
