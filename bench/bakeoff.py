@@ -72,13 +72,19 @@ FULL_PHOTOS = ("gravel1-texturize.png", "foam-dtd-bubbly0139.png", "bricks-red-d
                "honeycomb-nst214.jpg")
 
 
+def pyramid_fields(spec: str) -> dict:
+    """``3`` -> 3 levels upsampled plainly; ``3n`` -> 3 levels with fresh detail noise at each."""
+    spec = str(spec)
+    return dict(pyramid_levels=int(spec.rstrip("n")), pyramid_noise=1.0 if spec.endswith("n") else 0.0)
+
+
 def methods(backbones, losses, pyramids):
     """(name, config fields) for each combination; a backbone given as ``alias=MODEL_DIR`` is named by its alias."""
     for backbone in backbones:
         alias, _, path = backbone.partition("=")
         for loss in losses:
-            for levels in pyramids:
-                yield f"{alias}/{loss}/p{levels}", dict(backbone=path or alias, pyramid_levels=levels, **LOSSES[loss])
+            for pyramid in pyramids:
+                yield f"{alias}/{loss}/p{pyramid}", dict(backbone=path or alias, **pyramid_fields(pyramid), **LOSSES[loss])
 
 
 def run_with_budget(config: SynthConfig, exemplar: np.ndarray, cpu_seconds: float) -> tuple[np.ndarray, int]:
@@ -124,7 +130,7 @@ def steps_for_budget(fields: dict, size: int, exemplar: np.ndarray, cpu_seconds:
     would spend the budget on the coarse levels and never reach full size.
     """
     probe = SynthConfig(width=size, height=size, steps=4, seed=0, device="cpu", preview_every=0,
-                        **{**fields, "pyramid_levels": 1})
+                        **{**fields, "pyramid_levels": 1, "pyramid_noise": 0.0})
     times = []
     last = None
 
@@ -180,7 +186,7 @@ def main() -> int:
         return merge(args)
 
     every = list(methods(args.backbones.split(","), args.losses.split(","),
-                         [int(p) for p in args.pyramids.split(",")]))
+                         args.pyramids.split(",")))
     full = set(args.full.split(","))
     budgets: dict[str, int] = {}
     rows = []

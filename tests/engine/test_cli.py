@@ -131,7 +131,7 @@ def test_help_states_the_presets_defaults():
     assert f"(default {DEFAULT_BACKBONE})" in text
     config = default_config(device="cpu")
     for option, value in (("spectrum constraint", config.spectrum_weight), ("colour-distribution", config.color_weight),
-                          ("coarse-to-fine", config.pyramid_levels)):
+                          ("coarse-to-fine", config.pyramid_levels), ("fresh fine-scale", config.pyramid_noise)):
         help_line = text[text.index(option):]
         assert help_line.split("(default ", 1)[1].startswith(f"{value:g})"), option
 

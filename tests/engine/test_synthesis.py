@@ -165,3 +165,48 @@ def test_tileable_pyramid_upsampling_keeps_the_torus():
     periodic = (0.5 + 0.4 * np.sin(2 * np.pi * x))[None, None].repeat(3, 1)
     big = resize_canvas(torch.tensor(periodic, dtype=torch.float32), 32, 32, torus=True)[0].permute(1, 2, 0).numpy()
     assert seam_score(big) < 1.3
+
+
+@pytest.mark.parametrize("torus", [False, True])
+def test_pyramid_noise_adds_only_the_band_the_finer_level_owns(torus):
+    import torch
+    import torch.nn.functional as F
+
+    from texstudio.engine.synthesis import next_level_canvas, resize_canvas
+
+    coarse = 0.5 + 0.1 * torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    spread = torch.full((1, 3, 1, 1), 0.1)
+    plain = resize_canvas(coarse, 64, 64, torus)
+    assert torch.equal(next_level_canvas(coarse, 64, 64, torus, 0.0, spread, torch.Generator()), plain)
+    added = next_level_canvas(coarse, 64, 64, torus, 1.0, spread, torch.Generator().manual_seed(5)) - plain
+    again = next_level_canvas(coarse, 64, 64, torus, 1.0, spread, torch.Generator().manual_seed(5)) - plain
+    assert torch.equal(added, again)
+    # About the exemplar's spread per pixel, ...
+    assert 0.07 < added.std() < 0.1
+    # ... but almost nothing left once averaged over the coarse level's pixels (white
+    # noise would keep half its spread over 2x2 and an eighth over 8x8).
+    assert F.avg_pool2d(added, 2).std() < 0.25 * added.std()
+    assert F.avg_pool2d(added, 8).std() < 0.03 * added.std()
+
+
+def test_pyramid_noise_leaves_the_first_level_alone_and_changes_the_rest():
+    config = TINY.replace(width=64, height=64, steps=8, pyramid_levels=2, preview_every=1)
+    runs = {}
+    for strength in (0.0, 1.0):
+        records = []
+        result = run_synthesis(config.replace(pyramid_noise=strength), make_texture(64), on_step=records.append)
+        runs[strength] = (records, result)
+    plain, noisy = runs[0.0][0], runs[1.0][0]
+    first = [i for i, r in enumerate(plain) if r.level == 0]
+    assert all(np.array_equal(plain[i].preview, noisy[i].preview) for i in first)
+    start = len(first)  # the record that opens level 1: its canvas is the enlarged one
+    assert plain[start].level == noisy[start].level == 1
+    assert not np.allclose(plain[start].preview, noisy[start].preview)
+    assert not np.allclose(runs[0.0][1].image, runs[1.0][1].image)
+    assert runs[1.0][1].config.pyramid_noise == 1.0
+
+
+@pytest.mark.parametrize("bad", [-0.5, 5.0, float("nan"), "1"])
+def test_pyramid_noise_out_of_range_is_refused(bad):
+    with pytest.raises(ConfigError, match="pyramid_noise"):
+        TINY.replace(pyramid_noise=bad)

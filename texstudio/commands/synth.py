@@ -65,6 +65,9 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         help="weight of a colour-distribution match on the pixels; 0 = off (default 1)")
     parser.add_argument("--pyramid", type=int, default=None, metavar="LEVELS",
                         help="coarse-to-fine levels, each half the size of the next; 1 = off (default 3)")
+    parser.add_argument("--pyramid-noise", type=float, default=None, metavar="STRENGTH",
+                        help="fresh fine-scale noise added as each pyramid level is enlarged, in units of "
+                        "the exemplar's spread; 0 = plain enlarging (default 1)")
     parser.add_argument("--sw-directions", type=int, default=None, metavar="N",
                         help="random directions per layer for sw; 0 = one per channel (default)")
     parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None, help="(default lbfgs)")
@@ -127,7 +130,7 @@ def config_from_args(args: argparse.Namespace):
         except ValueError:
             raise ConfigError(f"--layer-weights must be numbers separated by commas, got {args.layer_weights!r}") from None
     for option, field in (("steps", "steps"), ("pooling", "pooling"), ("spectrum", "spectrum_weight"),
-                          ("color", "color_weight"), ("pyramid", "pyramid_levels"),
+                          ("color", "color_weight"), ("pyramid", "pyramid_levels"), ("pyramid_noise", "pyramid_noise"),
                           ("sw_directions", "sw_directions"), ("optimizer", "optimizer"),
                           ("history", "lbfgs_history"), ("exemplar_size", "exemplar_size")):
         value = getattr(args, option)

@@ -18,6 +18,7 @@ MAX_SIDE = 8192
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("avg", "max")
 INITS = ("noise", "image")
+MAX_PYRAMID_NOISE = 4.0
 LOSS_WEIGHTS = ("gram_weight", "gap_weight", "spectrum_weight", "sw_weight", "color_weight")
 
 
@@ -69,6 +70,10 @@ class SynthConfig:
     # Coarse-to-fine levels (1 = off): each level halves the size, starts from the previous
     # level upsampled, and shares --steps equally, so most steps run on small canvases.
     pyramid_levels: int = 1
+    # Fresh noise in the band each finer level adds, in units of the exemplar's spread
+    # (0 = plain upsampling). Without it the fine level inherits smooth blobs that it
+    # turns into rings and dots instead of new detail. 0 here keeps old sidecars' results.
+    pyramid_noise: float = 0.0
     # "lbfgs" (few, good steps) or "adam" (cheap steps, low memory).
     optimizer: str = "lbfgs"
     # L-BFGS keeps 2 x history image-sized vectors: bounded so large canvases fit.
@@ -125,6 +130,8 @@ class SynthConfig:
             raise ConfigError(f"sw_directions must be 0 to 4096, got {self.sw_directions!r}")
         if not isinstance(self.pyramid_levels, int) or not 1 <= self.pyramid_levels <= 6:
             raise ConfigError(f"pyramid_levels must be 1 to 6, got {self.pyramid_levels!r}")
+        if not _is_number(self.pyramid_noise) or not 0 <= self.pyramid_noise <= MAX_PYRAMID_NOISE:
+            raise ConfigError(f"pyramid_noise must be 0 to {MAX_PYRAMID_NOISE:g}, got {self.pyramid_noise!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if not isinstance(self.lbfgs_history, int) or not 1 <= self.lbfgs_history <= 500:

@@ -203,16 +203,41 @@ def initial_canvas(config: SynthConfig, exemplar: torch.Tensor, init: np.ndarray
 
 def resize_canvas(canvas: torch.Tensor, height: int, width: int, torus: bool) -> torch.Tensor:
     """Bicubic resize; on a torus the borders wrap so the resized canvas still tiles."""
-    if canvas.shape[-2:] == (height, width):
-        return canvas.clamp(0, 1)
+    return _resize(canvas, height, width, torus).clamp(0, 1)
+
+
+def _resize(image: torch.Tensor, height: int, width: int, torus: bool) -> torch.Tensor:
+    """Bicubic resize with no clamping (noise has negative values), wrapping on a torus."""
+    if image.shape[-2:] == (height, width):
+        return image
     if not torus:
-        return F.interpolate(canvas, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
+        return F.interpolate(image, size=(height, width), mode="bicubic", align_corners=False)
     pad = 2
-    wrapped = F.pad(canvas, (pad, pad, pad, pad), mode="circular")
-    scale_y, scale_x = height / canvas.shape[-2], width / canvas.shape[-1]
+    wrapped = F.pad(image, (pad, pad, pad, pad), mode="circular")
+    scale_y, scale_x = height / image.shape[-2], width / image.shape[-1]
     big = F.interpolate(wrapped, scale_factor=(scale_y, scale_x), mode="bicubic", align_corners=False)
     top, left = round(pad * scale_y), round(pad * scale_x)
-    return big[..., top:top + height, left:left + width].clamp(0, 1)
+    return big[..., top:top + height, left:left + width]
+
+
+def next_level_canvas(canvas: torch.Tensor, height: int, width: int, torus: bool, strength: float,
+                      spread: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The coarse canvas upsampled, plus fresh noise in the band the finer level adds.
+
+    Upsampling alone leaves smooth blobs where the finer level must put detail, and the
+    optimiser sharpens their rims into rings and dots (seen on grass and gravel) rather
+    than growing new structure. Noise with its coarse part removed (noise minus its own
+    shrunk-and-upsampled copy) gives the finer level the raw material a first level gets
+    from its noise start, and leaves what the coarse levels learned in place.
+    ``spread`` is the exemplar's per-channel standard deviation, (1, 3, 1, 1).
+    """
+    up = _resize(canvas, height, width, torus)
+    if strength <= 0 or canvas.shape[-2:] == (height, width):
+        return up.clamp(0, 1)
+    # Drawn on the CPU with its own generator, like the first canvas: same seed, same image.
+    noise = torch.randn((1, canvas.shape[1], height, width), generator=generator).to(canvas.device, canvas.dtype)
+    coarse_part = _resize(F.adaptive_avg_pool2d(noise, canvas.shape[-2:]), height, width, torus)
+    return (up + strength * spread.to(canvas.device, canvas.dtype) * (noise - coarse_part)).clamp(0, 1)
 
 
 def pyramid_plan(config: SynthConfig) -> list[tuple[int, int, int, int]]:
@@ -300,6 +325,9 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
         backbone = backbone.to(memory_format=torch.channels_last)
     target_backbone = backbone.planar() if config.tileable else backbone
     plan = pyramid_plan(config)
+    # Its own stream, apart from the first canvas's noise: turning pyramid_noise on or off
+    # leaves the first level's run as it was.
+    level_noise = torch.Generator().manual_seed(config.seed + 1)
 
     history: list[float] = []
     last_terms: dict[str, float] = {}
@@ -317,7 +345,8 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
         if canvas is None:
             canvas = initial_canvas(config, exemplar_tensor, init, device, height, width)
         else:
-            canvas = resize_canvas(canvas.detach(), height, width, config.tileable)
+            canvas = next_level_canvas(canvas.detach(), height, width, config.tileable, config.pyramid_noise,
+                                       exemplar_tensor.std(dim=(2, 3), keepdim=True), level_noise)
         canvas = canvas.detach().requires_grad_(True)
         optimizer = make_optimizer(config, canvas)
         yield StepRecord(

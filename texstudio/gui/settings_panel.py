@@ -29,7 +29,7 @@ BROWSE = "Weights file…"
 BROWSE_MODEL = "Model folder…"
 LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)", "gram_weight": "Gram",
           "spectrum_weight": "Fourier spectrum", "color_weight": "Colour", "sw_directions": "SW directions (0 = auto)",
-          "pyramid_levels": "Pyramid levels", "exemplar_size": "Exemplar max side (px, 0 = as is)"}
+          "pyramid_levels": "Pyramid levels", "pyramid_noise": "Pyramid detail noise", "exemplar_size": "Exemplar max side (px, 0 = as is)"}
 # Fields with their own editors; any other field (added to the engine later) gets a
 # generic editor in "Advanced", so the panel never hides a setting.
 DEDICATED = {"width", "height", "steps", "seed", "backbone", "pooling", "layers", "layer_weights",
