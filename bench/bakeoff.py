@@ -6,12 +6,18 @@
     wait; .venv/bin/python bench/bakeoff.py --merge       # table and contact sheet
 
 Methods added later run on every photo with --methods and their own --name, e.g. the
-random multi-scale Gram runs and the current default (each line once per shard I of 2):
+random multi-scale Gram runs and the earlier VGG19 default (each line once per shard I of 2):
 
     B=".venv/bin/python bench/bakeoff.py --shard I/2 --full ''"
     $B --name rms-I --backbones random-multiscale --pyramids 3 --losses gram,gram+color,gram+spec+color \
        --methods random-multiscale/gram/p3,random-multiscale/gram+color/p3,random-multiscale/gram+spec+color/p3
     $B --name vggcolor-I --backbones vgg19 --pyramids 3 --losses sw+spec+color --methods vgg19/sw+spec+color/p3
+
+A pyramid named ``3n`` adds fresh detail noise as each level is enlarged (pyramid_noise 1,
+the current default); ``3`` enlarges plainly:
+
+    $B --name rmsnoise-I --backbones random-multiscale --pyramids 3n --losses gram+color \
+       --methods random-multiscale/gram+color/p3n
 
 The network trained in the app joins as ALIAS=MODEL_DIR, trained on the exemplar halves
 only (so the held-out halves stay unseen):
