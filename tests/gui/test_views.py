@@ -72,6 +72,13 @@ def test_settings_panel_presets(qtbot, model):
         panel.preset_buttons["seamless tile"].click()
     assert model.config.tileable and model.config.layers == TINY.layers
     assert panel.tileable.isChecked()
+    noise = panel.advanced["pyramid_noise"]  # a later engine field, in the generic "Advanced" group
+    assert noise.value() == model.config.pyramid_noise == 1.0 and "rings" in noise.toolTip()
+    noise.setValue(0.0)
+    assert model.config.pyramid_noise == 0.0
+    noise.setValue(9.0)  # over the engine's limit: refused with its message, the editor snaps back
+    assert model.config.pyramid_noise == 0.0 and noise.value() == 0.0
+    assert "pyramid_noise must be 0 to 4" in panel.error.text()
 
 
 def test_preview_view_shows_the_canvas_and_tiles_it(qtbot, model):

@@ -30,6 +30,9 @@ BROWSE_MODEL = "Model folder…"
 LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)", "gram_weight": "Gram",
           "spectrum_weight": "Fourier spectrum", "color_weight": "Colour", "sw_directions": "SW directions (0 = auto)",
           "pyramid_levels": "Pyramid levels", "pyramid_noise": "Pyramid detail noise", "exemplar_size": "Exemplar max side (px, 0 = as is)"}
+TIPS = {"pyramid_noise": "Fresh fine-scale noise added each time a pyramid level is enlarged, in units of the "
+                         "exemplar's spread; 0 = plain enlarging (it leaves rings on fine textures)",
+        "exemplar_size": "The exemplar is shrunk so its longer side is at most this"}
 # Fields with their own editors; any other field (added to the engine later) gets a
 # generic editor in "Advanced", so the panel never hides a setting.
 DEDICATED = {"width", "height", "steps", "seed", "backbone", "pooling", "layers", "layer_weights",
@@ -192,6 +195,7 @@ class SettingsPanel(QScrollArea):
             for f in extra:
                 editor = self._generic_editor(f.name, f.default)
                 if editor is not None:
+                    editor.setToolTip(TIPS.get(f.name, ""))
                     form.addRow(_label(f.name), editor)
                     self.advanced[f.name] = editor
             layout.addWidget(group)
