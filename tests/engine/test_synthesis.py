@@ -210,3 +210,25 @@ def test_pyramid_noise_leaves_the_first_level_alone_and_changes_the_rest():
 def test_pyramid_noise_out_of_range_is_refused(bad):
     with pytest.raises(ConfigError, match="pyramid_noise"):
         TINY.replace(pyramid_noise=bad)
+
+
+def test_a_run_never_ends_on_a_canvas_worse_than_the_best_it_saw():
+    import torch
+
+    from texstudio.engine.backbones import build_backbone
+    from texstudio.engine.synthesis import TextureObjective, image_to_tensor
+
+    # With this seed L-BFGS leaps at its fourth step (a loss of 95 after 0.95) and its
+    # fifth does not recover (32): stopped after five, the result must be the best canvas,
+    # and the losses reported must be its own.
+    config = TINY.replace(backbone="random-multiscale", layers=(), steps=5)
+    exemplar = make_texture(48)
+    result = run_synthesis(config, exemplar)
+    assert result.loss_history[-1] > 10 * min(result.loss_history)  # the leap this test is about
+    reported = sum(result.final_losses.values())
+    assert reported <= min(result.loss_history)
+    objective = TextureObjective(config, build_backbone("random-multiscale"), image_to_tensor(exemplar, torch.device("cpu")),
+                                 config.height, config.width)
+    with torch.no_grad():
+        actual = float(sum(objective(image_to_tensor(result.image, torch.device("cpu"))).values()))
+    assert actual == pytest.approx(reported, rel=1e-3)

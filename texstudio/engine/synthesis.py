@@ -94,6 +94,26 @@ def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
 SW_MAX_POINTS = 1 << 18
 
 
+@dataclass
+class LevelBest:
+    """The lowest-loss canvas one pyramid level has evaluated.
+
+    L-BFGS here takes no line search, and clamping the canvas to [0, 1] after each step
+    feeds it curvature pairs that no longer match the moves it made, so now and then it
+    leaps to a canvas with a loss thousands of times higher. It usually recovers within a
+    few steps (resetting it instead was slower), but a leap in a level's last steps used
+    to be handed on as the result: colour noise, on one photo in ten at 256 px.
+    """
+
+    loss: float = float("inf")
+    canvas: torch.Tensor | None = None
+    terms: dict[str, float] = field(default_factory=dict)
+
+    def offer(self, loss: float, canvas: torch.Tensor, terms: dict[str, float]) -> None:
+        if loss < self.loss:
+            self.loss, self.canvas, self.terms = loss, canvas, terms
+
+
 class TextureObjective:
     """The weighted sum of the enabled loss terms against one exemplar's statistics."""
 
@@ -356,6 +376,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
             level=level, levels=len(plan),
         )
         terms: dict[str, torch.Tensor] = {}
+        best = LevelBest()
 
         def closure() -> torch.Tensor:
             nonlocal terms
@@ -392,6 +413,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
                     f"the canvas was rolled back to iteration {back_iteration}. Try a smaller learning rate, "
                     "smaller loss weights or another optimizer", result=result)
             good = (before, iteration - 1)
+            best.offer(total, before, last_terms)
             history.append(total)
             show = (config.preview_every and iteration % config.preview_every == 0) or iteration == config.steps
             yield StepRecord(
@@ -401,6 +423,18 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
                 grams=objective.canvas_grams(canvas) if show else None,
                 level=level, levels=len(plan),
             )
+        if best.canvas is not None and not stopped:
+            # The last step's canvas has not been evaluated yet: one forward pass tells
+            # whether it is worse than the best seen, so a level never ends on (or passes
+            # on) a leap.
+            with torch.no_grad():
+                final_terms = objective(canvas)
+                values = torch.stack([t.detach() for t in final_terms.values()]).float().tolist()
+                if sum(values) <= best.loss:
+                    last_terms = dict(zip(final_terms.keys(), values))
+                else:  # NaN included
+                    canvas.copy_(best.canvas)
+                    last_terms = best.terms
         if stopped:
             break
     if canvas.shape[-2:] != (config.height, config.width):
