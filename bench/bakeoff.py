@@ -172,6 +172,9 @@ def main() -> int:
     parser.add_argument("--textures", type=Path, default=REPO.parent / "shared" / "textures")
     parser.add_argument("--budget", type=float, default=20.0, help="CPU seconds per run")
     parser.add_argument("--size", type=int, default=128, help="output and exemplar size (px)")
+    parser.add_argument("--steps", type=int, default=0,
+                        help="the same evaluations for every method, instead of fitting each to --budget (for "
+                        "methods of equal cost: the budget's one-photo timing is noisy)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N photos of the manifest")
     parser.add_argument("--only", default="", help="comma-separated photo names to run")
     parser.add_argument("--full", default=",".join(FULL_PHOTOS),
@@ -210,7 +213,7 @@ def main() -> int:
             elif name not in full and method not in CORE:
                 continue
             if method not in budgets:  # timed once, on the first photo: the cost does not depend on it
-                budgets[method] = steps_for_budget(fields, args.size, exemplar, args.budget)
+                budgets[method] = args.steps or steps_for_budget(fields, args.size, exemplar, args.budget)
             config = SynthConfig(width=args.size, height=args.size, steps=budgets[method], seed=0, device="cpu",
                                  preview_every=0, **fields)
             started = time.process_time()
