@@ -19,6 +19,15 @@ the current default); ``3`` enlarges plainly:
     $B --name rmsnoise-I --backbones random-multiscale --pyramids 3n --losses gram+color \
        --methods random-multiscale/gram+color/p3n
 
+The same two at the CLI's own size (docs/bakeoff256: 10 photos, two of each kind, 256 px,
+90 evaluations each; merge with the same --size, --budget and --out):
+
+    $B --name noise256-I --size 256 --budget 120 --steps 90 --out docs/bakeoff256 \
+       --only olives-nst407.jpg,peppers-red-nst409.jpg,flagstones-dcor19.png,scalestones-dcor54.png,\
+bark-nst212.jpg,lichen-dtd-blotchy0027.png,grass3-texturize.png,gravel8-texturize.png,blockwall-dcor50.png,\
+bricks-red-dcor25.png --backbones random-multiscale --pyramids 3,3n --losses gram+color \
+       --methods random-multiscale/gram+color/p3,random-multiscale/gram+color/p3n
+
 The network trained in the app joins as ALIAS=MODEL_DIR, trained on the exemplar halves
 only (so the held-out halves stay unseen):
 
