@@ -16,8 +16,12 @@ random multi-scale Gram runs and the earlier VGG19 default (each line once per s
 A pyramid named ``3n`` adds fresh detail noise as each level is enlarged (pyramid_noise 1,
 the current default); ``3`` enlarges plainly:
 
-    $B --name rmsnoise-I --backbones random-multiscale --pyramids 3n --losses gram+color \
-       --methods random-multiscale/gram+color/p3n
+    $B --name rmsnoise-I --steps 60 --backbones random-multiscale --pyramids 3,3n --losses gram+color \
+       --methods random-multiscale/gram+color/p3,random-multiscale/gram+color/p3n
+
+(run again after the last-step fix, so both rows come from the same engine, with the same
+60 evaluations: the budget's one-photo timing had given them 48 and 56; the merge keeps
+the row from the file that sorts last, and rmsnoise sorts after rms.)
 
 The same two at the CLI's own size (docs/bakeoff256: 10 photos, two of each kind, 256 px,
 90 evaluations each; merge with the same --size, --budget and --out):
