@@ -94,6 +94,12 @@ def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
 SW_MAX_POINTS = 1 << 18
 
 
+def term_values(terms: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The loss terms as floats, with one host-device sync: all terms leave the device together."""
+    values = torch.stack([t.detach() for t in terms.values()]).float().tolist()
+    return dict(zip(terms.keys(), values))
+
+
 @dataclass
 class LevelBest:
     """The lowest-loss canvas one pyramid level has evaluated.
@@ -396,10 +402,8 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
             with torch.no_grad():
                 canvas.clamp_(0.0, 1.0)
             iteration += 1
-            # One host-device sync per step: all terms leave the device together.
-            values = torch.stack([t.detach() for t in terms.values()]).float().tolist()
-            last_terms = dict(zip(terms.keys(), values))
-            total = float(sum(values))
+            last_terms = term_values(terms)
+            total = float(sum(last_terms.values()))
             if not np.isfinite(total):
                 back, back_iteration = good if good is not None else (before, iteration - 1)
                 result = SynthResult(
@@ -428,10 +432,9 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
             # whether it is worse than the best seen, so a level never ends on (or passes
             # on) a leap.
             with torch.no_grad():
-                final_terms = objective(canvas)
-                values = torch.stack([t.detach() for t in final_terms.values()]).float().tolist()
-                if sum(values) <= best.loss:
-                    last_terms = dict(zip(final_terms.keys(), values))
+                final_terms = term_values(objective(canvas))
+                if sum(final_terms.values()) <= best.loss:
+                    last_terms = final_terms
                 else:  # NaN included
                     canvas.copy_(best.canvas)
                     last_terms = best.terms
