@@ -139,6 +139,9 @@ def test_pyramid_runs_coarse_to_fine_and_counts_steps_across_levels():
 
     config = TINY.replace(width=128, height=96, steps=10, pyramid_levels=3)
     assert pyramid_plan(config) == [(48, 64, 2, 5), (96, 128, 1, 5)]  # 24x32 dropped: under 32 px
+    # A long, thin exemplar: halved, its 40 px side would be 20 px; quartered, 10 px.
+    assert pyramid_plan(config, (40, 300)) == [(48, 64, 2, 5), (96, 128, 1, 5)]
+    assert pyramid_plan(config.replace(height=128), (20, 300)) == [(128, 128, 1, 10)]
     records = []
     result = run_synthesis(config.replace(pyramid_levels=2, width=64, height=64, steps=8), make_texture(64),
                            on_step=records.append)
@@ -146,6 +149,19 @@ def test_pyramid_runs_coarse_to_fine_and_counts_steps_across_levels():
     assert [(r.iteration, r.level, r.preview.shape[0]) for r in starts] == [(0, 0, 32), (4, 1, 64)]
     assert all(r.target_grams for r in starts)
     assert result.iterations == 8 and result.image.shape == (64, 64, 3)
+
+
+def test_a_long_thin_exemplar_runs_the_default_pyramid():
+    from texstudio.engine.presets import default_config
+
+    # 20x200 px: halved for the 32 px level it would be 10 px high, narrower than the
+    # largest filter's reach (it failed with "canvas of 10 px is too small"); that level is
+    # left out, and the 16 px level under the canvas's 32 px floor too.
+    strip = make_texture(200)[:20]
+    config = default_config(64, 64, device="cpu").replace(steps=6, exemplar_size=0)
+    records = []
+    result = run_synthesis(config, strip, on_step=records.append)
+    assert result.iterations == 6 and records[-1].levels == 1
 
 
 def test_pyramid_stopped_on_a_coarse_level_still_returns_the_full_size():

@@ -266,17 +266,21 @@ def next_level_canvas(canvas: torch.Tensor, height: int, width: int, torus: bool
     return (up + strength * spread.to(canvas.device, canvas.dtype) * (noise - coarse_part)).clamp(0, 1)
 
 
-def pyramid_plan(config: SynthConfig) -> list[tuple[int, int, int, int]]:
+def pyramid_plan(config: SynthConfig, exemplar_shape: tuple[int, int] | None = None) -> list[tuple[int, int, int, int]]:
     """(height, width, downscale factor, steps) for each level, coarsest first.
 
     Levels whose canvas would be under 32 px are dropped: too small to hold any texture.
-    Steps are shared equally; the finest level takes the remainder.
+    So are levels whose shrunk exemplar (``exemplar_shape`` is its (height, width) as the
+    run uses it) would be under MIN_EXEMPLAR_SIDE px on its shorter side: a long, thin
+    exemplar would otherwise reach the coarse level as a strip narrower than the largest
+    filters, and fail there. Steps are shared equally; the finest level takes the remainder.
     """
     levels = []
     for level in range(config.pyramid_levels):
         factor = 2 ** (config.pyramid_levels - 1 - level)
         height, width = round(config.height / factor), round(config.width / factor)
-        if min(height, width) >= 32 or factor == 1:
+        exemplar_fits = exemplar_shape is None or min(exemplar_shape) / factor >= MIN_EXEMPLAR_SIDE
+        if (min(height, width) >= 32 and exemplar_fits) or factor == 1:
             levels.append((height, width, factor))
     share, remainder = divmod(config.steps, len(levels))
     return [(h, w, f, share + (remainder if i == len(levels) - 1 else 0)) for i, (h, w, f) in enumerate(levels)]
@@ -350,7 +354,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
     if acceleration.channels_last(device):
         backbone = backbone.to(memory_format=torch.channels_last)
     target_backbone = backbone.planar() if config.tileable else backbone
-    plan = pyramid_plan(config)
+    plan = pyramid_plan(config, exemplar.shape[:2])
     # Its own stream, apart from the first canvas's noise: turning pyramid_noise on or off
     # leaves the first level's run as it was.
     level_noise = torch.Generator().manual_seed(config.seed + 1)
