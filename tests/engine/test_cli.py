@@ -25,7 +25,8 @@ def run_cli(*args, cwd=None):
 def test_synth_round_trip_writes_image_and_sidecar(texture_file, tmp_path):
     out = tmp_path / "out.png"
     done = run_cli("synth", texture_file, "-o", out, "--size", "40x32", "--steps", "5", "--seed", "7",
-                   "--backbone", "vgg19", "--layers", "relu1_1,relu2_1", "--device", "cpu", "--tileable")
+                   "--backbone", "vgg19", "--layers", "relu1_1,relu2_1", "--device", "cpu", "--tileable",
+                   "--loss", "gram,corr:0.5")
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     image = load_image(out)
@@ -34,6 +35,7 @@ def test_synth_round_trip_writes_image_and_sidecar(texture_file, tmp_path):
     assert sidecar["seed"] == 7 and sidecar["iterations"] == 5
     config = SynthConfig.from_dict(sidecar["config"])
     assert (config.width, config.height, config.tileable) == (40, 32, True)
+    assert (config.gram_weight, config.corr_weight, config.sw_weight) == (1.0, 0.5, 0.0)
     assert sidecar["exemplar"]["sha256"] and sidecar["backbone"].startswith("vgg19")
     assert {"color_distance", "patch_distance", "copy_fraction", "seam_score"} <= set(sidecar["quality"])
 

@@ -112,3 +112,41 @@ def test_periodic_component_removes_the_wrap_around_step_and_keeps_the_detail():
     laplacian = lambda t: (4 * t[..., 1:-1, 1:-1] - t[..., :-2, 1:-1] - t[..., 2:, 1:-1]  # noqa: E731
                            - t[..., 1:-1, :-2] - t[..., 1:-1, 2:])
     assert torch.allclose(laplacian(ramp)[..., 2:-2, 2:-2], laplacian(periodic)[..., 2:-2, 2:-2], atol=1e-4)
+
+
+def test_shifted_gram_is_a_sum_over_position_pairs_a_shift_apart():
+    from texstudio.engine.losses import shifted_gram
+
+    torch.manual_seed(0)
+    features = torch.randn(1, 3, 6, 7)
+    assert torch.allclose(shifted_gram(features, 0, 0), gram_matrix(features))
+    planar, torus = shifted_gram(features, 1, 2), shifted_gram(features, 1, 2, torus=True)
+    direct_planar, direct_torus = torch.zeros(3, 3), torch.zeros(3, 3)
+    for i in range(3):
+        for j in range(3):
+            # Planar: only pairs inside the image; torus: every position, wrapping around.
+            direct_planar[i, j] = (features[0, i, :5, :5] * features[0, j, 1:, 2:]).sum() / (5 * 5)
+            wrapped = features[0, j].roll(shifts=(-1, -2), dims=(0, 1))
+            direct_torus[i, j] = (features[0, i] * wrapped).sum() / (6 * 7)
+    assert torch.allclose(planar[0], direct_planar, atol=1e-5)
+    assert torch.allclose(torus[0], direct_torus, atol=1e-5)
+
+
+def test_shifted_grams_see_a_layout_that_a_gram_matrix_misses():
+    from texstudio.engine.losses import shifted_gram
+
+    # Stripes two columns wide and one column wide: the same values in the same amounts,
+    # so the same Gram matrix, but a different layout.
+    wide = torch.tensor([1.0, 1.0, 0.0, 0.0]).repeat(8)[None, None, None, :].expand(1, 1, 8, 32)
+    narrow = torch.tensor([1.0, 0.0]).repeat(16)[None, None, None, :].expand(1, 1, 8, 32)
+    assert torch.allclose(gram_matrix(wide), gram_matrix(narrow))
+    assert relative_squared_error(shifted_gram(wide, 0, 2), shifted_gram(narrow, 0, 2)) > 0.9
+
+
+def test_correlation_shifts_scale_with_the_image_and_run_down_and_across():
+    from texstudio.engine.losses import correlation_shifts
+
+    assert correlation_shifts(256) == [(16, 0), (32, 0), (64, 0), (0, 16), (0, 32), (0, 64)]
+    assert correlation_shifts(64) == [(4, 0), (8, 0), (16, 0), (0, 4), (0, 8), (0, 16)]
+    # A tiny image still gets shifts inside it, each once.
+    assert correlation_shifts(8) == [(1, 0), (2, 0), (0, 1), (0, 2)]

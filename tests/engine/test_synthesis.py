@@ -134,6 +134,18 @@ def test_sw_and_colour_terms_reduce_their_losses():
     assert records[-1].loss < 0.5 * records[1].loss
 
 
+def test_layout_term_is_reported_per_layer_and_learned():
+    records = []
+    config = TINY.replace(steps=15, gram_weight=0.0, corr_weight=1.0)
+    run_synthesis(config, make_texture(48, seed=2), on_step=records.append)
+    assert set(records[-1].losses) == {"corr/relu1_1", "corr/relu2_1"}
+    assert records[-1].loss < 0.5 * records[1].loss
+    # On a torus the shifts wrap around; the run still learns.
+    records.clear()
+    run_synthesis(config.replace(tileable=True), make_texture(48, seed=2), on_step=records.append)
+    assert records[-1].loss < 0.5 * records[1].loss
+
+
 def test_pyramid_runs_coarse_to_fine_and_counts_steps_across_levels():
     from texstudio.engine.synthesis import pyramid_plan
 

@@ -61,6 +61,10 @@ def test_settings_panel_binds_the_config_and_refuses_invalid_values(qtbot, model
     model.set_config(model.config.replace(steps=77))  # the model changed elsewhere
     assert panel.steps.value() == 77
     assert "sw_weight" in panel.loss_weights  # fields the engine adds appear by themselves
+    layout = panel.loss_weights["corr_weight"]
+    assert "shifted" in layout.toolTip()
+    layout.setValue(2.0)
+    assert model.config.corr_weight == 2.0
 
 
 def test_settings_panel_presets(qtbot, model):

@@ -57,8 +57,9 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         help="relative weight per layer, in the order of --layers")
     parser.add_argument("--loss", default=None, metavar="TERM[:WEIGHT],...",
                         help="feature losses, combinable with weights: gram (Gatys 2015), gap (channel "
-                        "means), sw (sliced Wasserstein, Heitz 2021); e.g. gram, sw, gram:1,sw:0.5 "
-                        "(default gram)")
+                        "means), sw (sliced Wasserstein, Heitz 2021), corr (Grams of features with their "
+                        "shifted copies, Berger & Memisevic 2017: keeps rows and lattices); e.g. gram, sw, "
+                        "gram:1,sw:0.5, gram,corr (default gram)")
     parser.add_argument("--spectrum", type=float, default=None, metavar="WEIGHT",
                         help="weight of the Fourier spectrum constraint (Liu et al. 2016); 0 = off (default 0)")
     parser.add_argument("--color", type=float, default=None, metavar="WEIGHT",
@@ -84,7 +85,7 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="bits per channel (default 8)")
 
 
-FEATURE_TERMS = ("gram", "gap", "sw")
+FEATURE_TERMS = ("gram", "gap", "sw", "corr")
 
 
 def parse_loss_terms(text: str) -> dict[str, float]:
@@ -121,7 +122,7 @@ def config_from_args(args: argparse.Namespace):
     if args.loss is not None:
         weights = parse_loss_terms(args.loss)
         changes.update(gram_weight=weights.get("gram", 0.0), gap_weight=weights.get("gap", 0.0),
-                       sw_weight=weights.get("sw", 0.0))
+                       sw_weight=weights.get("sw", 0.0), corr_weight=weights.get("corr", 0.0))
     if args.layers:
         changes["layers"] = tuple(s.strip() for s in args.layers.split(",") if s.strip())
     if args.layer_weights:

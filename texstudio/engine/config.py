@@ -19,7 +19,7 @@ OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("avg", "max")
 INITS = ("noise", "image")
 MAX_PYRAMID_NOISE = 4.0
-LOSS_WEIGHTS = ("gram_weight", "gap_weight", "spectrum_weight", "sw_weight", "color_weight")
+LOSS_WEIGHTS = ("gram_weight", "gap_weight", "spectrum_weight", "sw_weight", "color_weight", "corr_weight")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -65,6 +65,9 @@ class SynthConfig:
     sw_weight: float = 0.0
     # Sliced-Wasserstein match of the canvas's RGB pixels to the exemplar's colours.
     color_weight: float = 0.0
+    # Gram matrices between features and their shifted copies (Berger & Memisevic 2017) at
+    # 1/16, 1/8 and 1/4 of the image side, down and across: keeps rows and lattices in place.
+    corr_weight: float = 0.0
     # Random directions per layer for the SW loss, fresh every step; 0 = as many as channels.
     sw_directions: int = 0
     # Coarse-to-fine levels (1 = off): each level halves the size, starts from the previous

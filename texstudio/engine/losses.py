@@ -21,6 +21,36 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return torch.bmm(flat, flat.transpose(1, 2)) / (h * w)
 
 
+def shifted_gram(features: torch.Tensor, dy: int, dx: int, torus: bool = False) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, C): co-activations of each position with the one (dy, dx) away.
+
+    Berger & Memisevic (2017): a Gram matrix forgets where things are, so rows of bricks or
+    a lattice of cells dissolve; matching these cross-correlations at a few shifts as well
+    keeps how features repeat across the image. On a torus the shift wraps around (so the
+    seam is held to the same statistics); otherwise only the overlapping part counts.
+    """
+    if torus:
+        shifted = features.roll(shifts=(-dy, -dx), dims=(-2, -1))
+        first = features
+    else:
+        h, w = features.shape[-2:]
+        first = features[..., :h - dy, :w - dx]
+        shifted = features[..., dy:, dx:]
+    n, c, h, w = first.shape
+    a = first.reshape(n, c, h * w).float()
+    b = shifted.reshape(n, c, h * w).float()
+    return torch.bmm(a, b.transpose(1, 2)) / (h * w)
+
+
+def correlation_shifts(side: int, fractions: tuple[float, ...] = (1 / 16, 1 / 8, 1 / 4)) -> list[tuple[int, int]]:
+    """(dy, dx) shifts for ``shifted_gram``: fractions of an image side, down and across.
+
+    Relative to the image, so each pyramid level looks at the same layout at its own scale.
+    """
+    steps = sorted({max(1, round(side * f)) for f in fractions if round(side * f) < side})
+    return [(d, 0) for d in steps] + [(0, d) for d in steps]
+
+
 def channel_means(features: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) -> (N, C): the global-average-pooling descriptor (FCN lichen project)."""
     return features.float().mean(dim=(2, 3))

@@ -23,8 +23,8 @@ from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, 
 from texstudio.engine.generators import drive
 from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, resize_longest_side
 from texstudio.engine.losses import (
-    SpectrumConstraint, channel_means, flatten_positions, gram_matrix, random_directions,
-    relative_squared_error, sliced_wasserstein,
+    SpectrumConstraint, channel_means, correlation_shifts, flatten_positions, gram_matrix, random_directions,
+    relative_squared_error, shifted_gram, sliced_wasserstein,
 )
 
 
@@ -130,7 +130,7 @@ class TextureObjective:
         self.layer_weights = config.weights_by_layer(backbone.default_layers)
         backbone.check_layers(self.layer_weights)
         self.layers = [name for name, w in self.layer_weights.items() if w > 0]
-        uses_features = bool(config.gram_weight or config.gap_weight or config.sw_weight)
+        uses_features = bool(config.gram_weight or config.gap_weight or config.sw_weight or config.corr_weight)
         if not self.layers and uses_features:
             raise ConfigError("every layer has weight 0")
         self.feature_layers = self.layers if uses_features else []
@@ -144,6 +144,10 @@ class TextureObjective:
             features = self.features(exemplar, target_backbone or backbone)
             self.target_grams = {k: gram_matrix(v) for k, v in features.items()} if config.gram_weight else {}
             self.target_means = {k: channel_means(v) for k, v in features.items()} if config.gap_weight else {}
+            # The same shifts in pixels for canvas and exemplar (on maps halved, see correlations),
+            # small enough for both to hold.
+            self.shifts = correlation_shifts(min(*exemplar.shape[-2:], height, width) // 2) if config.corr_weight else []
+            self.target_corr = {k: self.correlations(v, torus=False) for k, v in features.items()} if self.shifts else {}
             # A layer whose exemplar map is a single position (a deep layer of a small exemplar,
             # or of a coarse pyramid level) has no distribution to match: SW leaves it out.
             self.target_points = ({k: flatten_positions(v, SW_MAX_POINTS, self.generator).float()
@@ -153,7 +157,7 @@ class TextureObjective:
                                   if config.color_weight else None)
         self.spectrum = SpectrumConstraint(exemplar, height, width) if config.spectrum_weight else None
         self.device = exemplar.device
-        if not (self.target_grams or self.target_means or self.target_points or self.spectrum is not None
+        if not (self.target_grams or self.target_means or self.target_corr or self.target_points or self.spectrum is not None
                 or self.target_pixels is not None):
             raise ConfigError(
                 f"the exemplar ({exemplar.shape[-1]}x{exemplar.shape[-2]} px at pyramid level {level + 1}) is "
@@ -169,6 +173,16 @@ class TextureObjective:
         with acceleration.autocast(image.device, self.bf16):
             features = (backbone or self.backbone)(image, self.feature_layers)
         return {k: v.float() for k, v in features.items()} if self.bf16 else features
+
+    def correlations(self, features: torch.Tensor, torus: bool) -> torch.Tensor:
+        """The shifted Grams of one layer, stacked: (shifts, C, C), on the map halved.
+
+        Layout is a long-range matter: halving the map first costs a quarter as much (the
+        full map nearly doubled each evaluation's time) and the shifts are all >= 2 px.
+        """
+        if features.shape[-2] >= 2 and features.shape[-1] >= 2:
+            features = F.avg_pool2d(features, 2)
+        return torch.cat([shifted_gram(features, dy, dx, torus) for dy, dx in self.shifts])
 
     def _directions(self, channels: int) -> torch.Tensor:
         count = self.config.sw_directions or channels
@@ -187,6 +201,9 @@ class TextureObjective:
             if config.gap_weight:
                 terms[f"gap/{name}"] = config.gap_weight * weight * relative_squared_error(
                     channel_means(features[name]), self.target_means[name])
+            if self.shifts:
+                terms[f"corr/{name}"] = config.corr_weight * weight * relative_squared_error(
+                    self.correlations(features[name], config.tileable), self.target_corr[name])
             if config.sw_weight and name in self.target_points:
                 points = flatten_positions(features[name], SW_MAX_POINTS, self.generator)
                 terms[f"sw/{name}"] = config.sw_weight * weight * sliced_wasserstein(

@@ -136,7 +136,8 @@ class BatchPanel(QWidget):
         config = self.model.config
         terms = [name for name, weight in (("gram", config.gram_weight), ("gap", config.gap_weight),
                                            ("sw", config.sw_weight), ("spectrum", config.spectrum_weight),
-                                           ("color", config.color_weight)) if weight]
+                                           ("color", config.color_weight), ("corr", config.corr_weight))
+                 if weight]
         self.settings_label.setText(
             f"the current settings: {config.width}×{config.height}, {config.steps} steps, {'+'.join(terms)}, "
             f"{config.backbone}, seed {config.seed}{', tileable' if config.tileable else ''}, {config.device}")

@@ -28,9 +28,13 @@ BUILTIN_BACKBONES = ("vgg19", "random-multiscale")
 BROWSE = "Weights file…"
 BROWSE_MODEL = "Model folder…"
 LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)", "gram_weight": "Gram",
-          "spectrum_weight": "Fourier spectrum", "color_weight": "Colour", "sw_directions": "SW directions (0 = auto)",
-          "pyramid_levels": "Pyramid levels", "pyramid_noise": "Pyramid detail noise", "exemplar_size": "Exemplar max side (px, 0 = as is)"}
-TIPS = {"pyramid_noise": "Fresh fine-scale noise added each time a pyramid level is enlarged, in units of the "
+          "spectrum_weight": "Fourier spectrum", "color_weight": "Colour", "corr_weight": "Shifted Grams (layout)",
+          "sw_directions": "SW directions (0 = auto)", "pyramid_levels": "Pyramid levels",
+          "pyramid_noise": "Pyramid detail noise", "exemplar_size": "Exemplar max side (px, 0 = as is)"}
+TIPS = {"corr_weight": "Gram matrices between features and their copies shifted by 1/16, 1/8 and 1/4 of the "
+                       "image (Berger & Memisevic 2017), for rows and lattices; about a quarter more time per "
+                       "step, and at 10 it evens out rows at some cost in colour",
+        "pyramid_noise": "Fresh fine-scale noise added each time a pyramid level is enlarged, in units of the "
                          "exemplar's spread; 0 = plain enlarging (it leaves rings on fine textures)",
         "exemplar_size": "The exemplar is shrunk so its longer side is at most this"}
 # Fields with their own editors; any other field (added to the engine later) gets a
@@ -122,7 +126,7 @@ class SettingsPanel(QScrollArea):
         self.loss_weights: dict[str, QDoubleSpinBox] = {}
         for f in dataclasses.fields(SynthConfig):
             if f.name.endswith("_weight") and f.name not in DEDICATED and isinstance(f.default, float):
-                box = _double(0.0, 1e6, 4, 0.1)
+                box = _double(0.0, 1e6, 4, 0.1, tip=TIPS.get(f.name, ""))
                 box.valueChanged.connect(lambda v, n=f.name: self._commit(**{n: float(v)}))
                 form.addRow(_label(f.name), box)
                 self.loss_weights[f.name] = box
