@@ -32,6 +32,9 @@ bark-nst212.jpg,lichen-dtd-blotchy0027.png,grass3-texturize.png,gravel8-texturiz
 bricks-red-dcor25.png --backbones random-multiscale --pyramids 3,3n --losses gram+color \
        --methods random-multiscale/gram+color/p3,random-multiscale/gram+color/p3n
 
+Later probes (shifted Grams, detail noise at 0.5; a ``3n0.5`` pyramid sets the strength)
+have their commands in docs/bakeoff_probes/README.md.
+
 The network trained in the app joins as ALIAS=MODEL_DIR, trained on the exemplar halves
 only (so the held-out halves stay unseen):
 
@@ -81,6 +84,8 @@ LOSSES = {  # name -> config fields
     "sw+spec+color": dict(gram_weight=0.0, sw_weight=1.0, spectrum_weight=1.0, color_weight=1.0),
     "gram+color": dict(gram_weight=1.0, color_weight=1.0),
     "gram+spec+color": dict(gram_weight=1.0, spectrum_weight=1.0, color_weight=1.0),
+    "gram+color+corr": dict(gram_weight=1.0, color_weight=1.0, corr_weight=1.0),
+    "gram+color+corr10": dict(gram_weight=1.0, color_weight=1.0, corr_weight=10.0),
 }
 BACKBONES = ("vgg19", "random-multiscale")
 PYRAMIDS = (1, 3)
@@ -92,9 +97,11 @@ FULL_PHOTOS = ("gravel1-texturize.png", "foam-dtd-bubbly0139.png", "bricks-red-d
 
 
 def pyramid_fields(spec: str) -> dict:
-    """``3`` -> 3 levels upsampled plainly; ``3n`` -> 3 levels with fresh detail noise at each."""
-    spec = str(spec)
-    return dict(pyramid_levels=int(spec.rstrip("n")), pyramid_noise=1.0 if spec.endswith("n") else 0.0)
+    """``3`` -> 3 levels upsampled plainly; ``3n`` -> 3 levels with fresh detail noise at each
+    (strength 1); ``3n0.5`` -> the same at strength 0.5."""
+    levels, _, strength = str(spec).partition("n")
+    noise = (float(strength) if strength else 1.0) if "n" in str(spec) else 0.0
+    return dict(pyramid_levels=int(levels), pyramid_noise=noise)
 
 
 def methods(backbones, losses, pyramids):

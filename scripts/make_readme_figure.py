@@ -2,8 +2,8 @@
 
     .venv/bin/python scripts/make_readme_figure.py [--textures ../shared/textures]
 
-Uses the CLI's defaults (256x256, 180 steps on a CPU, random-weight VGG19), so the picture shows
-what a new user gets offline. Takes a few minutes per row on a 2-core CPU.
+Uses the CLI's defaults (256x256, 180 steps on a CPU, the random multi-scale network), so
+the picture shows what a new user gets offline. About two minutes per row on a 2-core CPU.
 """
 
 from __future__ import annotations

@@ -1,0 +1,89 @@
+"""What each optional loss term adds to the cost of one evaluation, over the default's.
+
+    OMP_NUM_THREADS=1 taskset -c 0 .venv/bin/python bench/term_cost.py [--sizes 128,256] [--out bench/results]
+
+One process, one torch thread, CPU seconds of this process: the default settings (pyramid
+off, so every step is at full size) and the same with one term switched on, measured in
+turns, three rounds each, and reported as the median ratio to the default measured in the
+same round (this machine is noisy; absolute seconds drift between runs). Use the ratio to
+give two methods the same budget in evaluations (bench/bakeoff.py --steps). Writes
+term_cost.json and term_cost.md into --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+# Each variant: the SynthConfig fields it changes over the default.
+VARIANTS = {
+    "default (Gram + colour)": {},
+    "+ shifted Grams (corr 1)": {"corr_weight": 1.0},
+    "+ spectrum 1": {"spectrum_weight": 1.0},
+    "+ sliced Wasserstein 1": {"sw_weight": 1.0},
+}
+
+
+def seconds_per_evaluation(size: int, fields: dict, steps: int = 6) -> float:
+    from texstudio.engine.presets import default_config
+    from texstudio.engine.synthesis import synthesize
+
+    exemplar = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
+    config = default_config(size, size, device="cpu").replace(steps=steps, preview_every=0, pyramid_levels=1,
+                                                               **fields)
+    times, last = [], None
+    for record in synthesize(config, exemplar):
+        now = time.process_time()
+        if record.iteration > 1 and last is not None:  # the first evaluation warms up
+            times.append(now - last)
+        last = now
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="128,256")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    rows = []
+    for size in [int(s) for s in args.sizes.split(",") if s]:
+        ratios: dict[str, list[float]] = {name: [] for name in VARIANTS}
+        seconds: dict[str, list[float]] = {name: [] for name in VARIANTS}
+        for _ in range(args.rounds):
+            base = None
+            for name, fields in VARIANTS.items():
+                measured = seconds_per_evaluation(size, fields)
+                base = measured if base is None else base
+                seconds[name].append(measured)
+                ratios[name].append(measured / base)
+        for name in VARIANTS:
+            rows.append({"size": size, "variant": name, "s_per_evaluation": statistics.median(seconds[name]),
+                         "ratio_to_default": statistics.median(ratios[name])})
+            print(json.dumps(rows[-1]), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "term_cost.json").write_text(json.dumps(rows, indent=1))
+    lines = ["# Cost of one evaluation per optional loss term", "",
+             "CPU seconds per evaluation, one torch thread, pyramid off; ratio to the default measured in the "
+             "same round (`bench/term_cost.py`).", "", "| size | variant | s per evaluation | ratio to default |",
+             "|---|---|---|---|"]
+    lines += [f"| {r['size']} | {r['variant']} | {r['s_per_evaluation']:.2f} | {r['ratio_to_default']:.2f} |"
+              for r in rows]
+    (args.out / "term_cost.md").write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
