@@ -18,7 +18,7 @@ from texstudio.engine.config import SynthConfig
 from texstudio.engine.devices import resolve_device
 
 # Evaluations for a 256x256 default run: about 2 minutes on a 2-core CPU (whole CLI runs
-# timed by scripts/make_readme_figure.py: 122 s on gravel, 127 s on tileable foam).
+# timed by scripts/make_readme_figure.py: 120 s on gravel, 125 to 149 s on tileable foam).
 CPU_STEPS = 180
 # A GPU spends the same wall time on a larger canvas and more evaluations.
 GPU_STEPS = 600
