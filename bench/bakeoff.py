@@ -32,7 +32,7 @@ bark-nst212.jpg,lichen-dtd-blotchy0027.png,grass3-texturize.png,gravel8-texturiz
 bricks-red-dcor25.png --backbones random-multiscale --pyramids 3,3n --losses gram+color \
        --methods random-multiscale/gram+color/p3,random-multiscale/gram+color/p3n
 
-Later probes (shifted Grams, detail noise at 0.5; a ``3n0.5`` pyramid sets the strength)
+Later probes (shifted Grams, detail noise at 0.5 (a ``3n0.5`` pyramid sets the strength), no 23 px filters)
 have their commands in docs/bakeoff_probes/README.md.
 
 The network trained in the app joins as ALIAS=MODEL_DIR, trained on the exemplar halves
@@ -86,6 +86,9 @@ LOSSES = {  # name -> config fields
     "gram+spec+color": dict(gram_weight=1.0, spectrum_weight=1.0, color_weight=1.0),
     "gram+color+corr": dict(gram_weight=1.0, color_weight=1.0, corr_weight=1.0),
     "gram+color+corr10": dict(gram_weight=1.0, color_weight=1.0, corr_weight=10.0),
+    # The multi-scale network without its largest (23 px) filters: cheaper steps, more of them.
+    "gram+color-k23": dict(gram_weight=1.0, color_weight=1.0,
+                           layers=("relu_k3", "relu_k5", "relu_k7", "relu_k11", "relu_k15")),
 }
 BACKBONES = ("vgg19", "random-multiscale")
 PYRAMIDS = (1, 3)
