@@ -30,6 +30,19 @@ def pyqtgraph_configured():
 
 
 @pytest.fixture(autouse=True)
+def garbage_collected_in_the_gui_thread(qapp):
+    """What create_application does: cycles are collected by a GUI-thread timer, never by a
+    worker thread; and each test's leftovers (closed windows) go before the next test starts."""
+    import gc
+
+    from texstudio.gui.app import collect_garbage_in_gui_thread
+
+    collect_garbage_in_gui_thread()
+    yield
+    gc.collect()
+
+
+@pytest.fixture(autouse=True)
 def no_leftover_threads():
     """Fail a test that leaves a worker QThread running (it would abort the process later)."""
     yield

@@ -20,6 +20,27 @@ def configure_pyqtgraph() -> None:
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="k", foreground="d")
 
 
+_GARBAGE_COLLECTOR = None  # the one GUI-thread collector of this process, kept alive here
+
+
+def collect_garbage_in_gui_thread(interval_s: float = 1.0):
+    """Turn off Python's automatic cycle collection and run it from a GUI-thread timer instead.
+
+    The automatic collector runs in whichever thread happens to allocate. When that is a
+    worker thread and the garbage holds Qt objects (a closed window's menus), shiboken
+    hands their deletion to the GUI thread, which destroys them while holding the GIL and
+    can deadlock against a worker that waits for the GIL inside Qt. Seen once in CI: the
+    GUI thread stuck in ~QObject under runDeletionInMainThread, the worker in take_gil.
+    pyqtgraph's GarbageCollector is the known cure (a QTimer that collects). Idempotent.
+    """
+    global _GARBAGE_COLLECTOR
+    if _GARBAGE_COLLECTOR is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _GARBAGE_COLLECTOR = GarbageCollector(interval=interval_s)
+    return _GARBAGE_COLLECTOR
+
+
 def create_application(argv: list[str]):
     from PySide6.QtWidgets import QApplication
 
@@ -34,6 +55,7 @@ def create_application(argv: list[str]):
 
         app.setWindowIcon(QIcon(str(icon)))
     configure_pyqtgraph()
+    collect_garbage_in_gui_thread()
     return app
 
 
