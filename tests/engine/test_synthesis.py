@@ -146,6 +146,14 @@ def test_layout_term_is_reported_per_layer_and_learned():
     assert records[-1].loss < 0.5 * records[1].loss
 
 
+def test_layout_term_shifts_each_layer_by_its_own_map_size():
+    # VGG19's relu5_1 map is 1/16 of the image: shifts in image pixels ran off it (NaN).
+    config = TINY.replace(width=64, height=64, steps=3, layers=(), gram_weight=0.0, corr_weight=1.0)
+    result = run_synthesis(config, make_texture(64, seed=2))
+    assert {f"corr/relu{i}_1" for i in range(1, 6)} == set(result.final_losses)
+    assert all(np.isfinite(v) for v in result.final_losses.values())
+
+
 def test_pyramid_runs_coarse_to_fine_and_counts_steps_across_levels():
     from texstudio.engine.synthesis import pyramid_plan
 

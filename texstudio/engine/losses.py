@@ -46,7 +46,10 @@ def correlation_shifts(side: int, fractions: tuple[float, ...] = (1 / 16, 1 / 8,
     """(dy, dx) shifts for ``shifted_gram``: fractions of an image side, down and across.
 
     Relative to the image, so each pyramid level looks at the same layout at its own scale.
+    A side under 2 px has no room for any shift: none.
     """
+    if side < 2:
+        return []
     steps = sorted({max(1, round(side * f)) for f in fractions if round(side * f) < side})
     return [(d, 0) for d in steps] + [(0, d) for d in steps]
 

@@ -148,10 +148,13 @@ class TextureObjective:
             features = self.features(exemplar, target_backbone or backbone)
             self.target_grams = {k: gram_matrix(v) for k, v in features.items()} if config.gram_weight else {}
             self.target_means = {k: channel_means(v) for k, v in features.items()} if config.gap_weight else {}
-            # The same shifts in pixels for canvas and exemplar (on maps halved, see correlations),
-            # small enough for both to hold.
-            self.shifts = correlation_shifts(min(*exemplar.shape[-2:], height, width) // 2) if config.corr_weight else []
-            self.target_corr = {k: self.correlations(v, torus=False) for k, v in features.items()} if self.shifts else {}
+            # Shifts per layer in that layer's own map pixels (VGG19's deep maps are 1/8 of the
+            # image or less), on maps halved (see correlations), the same for canvas and
+            # exemplar and small enough for both; a layer with no room for any is left out.
+            self.shifts = {k: shifts for k, v in features.items()
+                           if (shifts := correlation_shifts(_map_side(v, exemplar, height, width) // 2))
+                           } if config.corr_weight else {}
+            self.target_corr = {k: self.correlations(features[k], k, torus=False) for k in self.shifts}
             # A layer whose exemplar map is a single position (a deep layer of a small exemplar,
             # or of a coarse pyramid level) has no distribution to match: SW leaves it out.
             self.target_points = ({k: flatten_positions(v, SW_MAX_POINTS, self.generator).float()
@@ -178,7 +181,7 @@ class TextureObjective:
             features = (backbone or self.backbone)(image, self.feature_layers)
         return {k: v.float() for k, v in features.items()} if self.bf16 else features
 
-    def correlations(self, features: torch.Tensor, torus: bool) -> torch.Tensor:
+    def correlations(self, features: torch.Tensor, layer: str, torus: bool) -> torch.Tensor:
         """The shifted Grams of one layer, stacked: (shifts, C, C), on the map halved.
 
         Layout is a long-range matter: halving the map first costs a quarter as much (the
@@ -186,7 +189,7 @@ class TextureObjective:
         """
         if features.shape[-2] >= 2 and features.shape[-1] >= 2:
             features = F.avg_pool2d(features, 2)
-        return torch.cat([shifted_gram(features, dy, dx, torus) for dy, dx in self.shifts])
+        return torch.cat([shifted_gram(features, dy, dx, torus) for dy, dx in self.shifts[layer]])
 
     def _directions(self, channels: int) -> torch.Tensor:
         count = self.config.sw_directions or channels
@@ -205,9 +208,9 @@ class TextureObjective:
             if config.gap_weight:
                 terms[f"gap/{name}"] = config.gap_weight * weight * relative_squared_error(
                     channel_means(features[name]), self.target_means[name])
-            if self.shifts:
+            if name in self.shifts:
                 terms[f"corr/{name}"] = config.corr_weight * weight * relative_squared_error(
-                    self.correlations(features[name], config.tileable), self.target_corr[name])
+                    self.correlations(features[name], name, config.tileable), self.target_corr[name])
             if config.sw_weight and name in self.target_points:
                 points = flatten_positions(features[name], SW_MAX_POINTS, self.generator)
                 terms[f"sw/{name}"] = config.sw_weight * weight * sliced_wasserstein(
@@ -230,6 +233,13 @@ class TextureObjective:
 
     def target_gram_arrays(self) -> dict[str, np.ndarray] | None:
         return {k: v[0].cpu().numpy().copy() for k, v in self.target_grams.items()} or None
+
+
+def _map_side(features: torch.Tensor, image: torch.Tensor, height: int, width: int) -> int:
+    """The shorter side of a layer's map for the exemplar ``image`` or for a height x width
+    canvas, whichever is smaller (a map's scale is the same for both)."""
+    scale = features.shape[-1] / image.shape[-1]
+    return min(*features.shape[-2:], int(height * scale), int(width * scale))
 
 
 def initial_canvas(config: SynthConfig, exemplar: torch.Tensor, init: np.ndarray | None,
