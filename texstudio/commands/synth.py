@@ -121,8 +121,7 @@ def config_from_args(args: argparse.Namespace):
         changes["backbone"] = args.backbone
     if args.loss is not None:
         weights = parse_loss_terms(args.loss)
-        changes.update(gram_weight=weights.get("gram", 0.0), gap_weight=weights.get("gap", 0.0),
-                       sw_weight=weights.get("sw", 0.0), corr_weight=weights.get("corr", 0.0))
+        changes.update({f"{term}_weight": weights.get(term, 0.0) for term in FEATURE_TERMS})
     if args.layers:
         changes["layers"] = tuple(s.strip() for s in args.layers.split(",") if s.strip())
     if args.layer_weights:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 from texstudio.batch.events import JobFinished, JobProgressed, JobStarted
 from texstudio.batch.plan import BatchPlan, plan_batch
 from texstudio.batch.runner import run_batch
+from texstudio.engine.config import LOSS_WEIGHTS
 from texstudio.engine.errors import TexstudioError
 from texstudio.gui.model import AppModel
 from texstudio.gui.worker import Task
@@ -134,10 +135,7 @@ class BatchPanel(QWidget):
 
     def _on_config_changed(self) -> None:
         config = self.model.config
-        terms = [name for name, weight in (("gram", config.gram_weight), ("gap", config.gap_weight),
-                                           ("sw", config.sw_weight), ("spectrum", config.spectrum_weight),
-                                           ("color", config.color_weight), ("corr", config.corr_weight))
-                 if weight]
+        terms = [name.removesuffix("_weight") for name in LOSS_WEIGHTS if getattr(config, name)]
         self.settings_label.setText(
             f"the current settings: {config.width}×{config.height}, {config.steps} steps, {'+'.join(terms)}, "
             f"{config.backbone}, seed {config.seed}{', tileable' if config.tileable else ''}, {config.device}")
