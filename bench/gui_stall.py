@@ -44,11 +44,12 @@ def main() -> int:
     app = create_application(["texstudio"])
     window = build_main_window()
     window.show()
-    # Gram matching on VGG19's five default layers, previews every step.
+    # The default backbone and its default layers, no pyramid, previews every step.
     window.model.set_config(window.model.config.replace(
         width=args.size, height=args.size, steps=args.steps, gram_weight=1.0, sw_weight=0.0,
         spectrum_weight=0.0, pyramid_levels=1, preview_every=1, device="cpu", layers=(), layer_weights=()))
 
+    config = window.model.config
     gaps: list[float] = []
     clock = QElapsedTimer()
     last = [0]
@@ -87,7 +88,8 @@ def main() -> int:
         "ticks": int(gaps_ms.size),
         "canvas": f"{args.size}x{args.size}", "steps": result.iterations,
         "seconds_per_step": round(wall / max(result.iterations, 1), 3),
-        "config": "vgg19 (random weights) Gram on relu1_1..relu5_1, L-BFGS, preview every step",
+        "config": f"{config.backbone} (random weights, its default layers), Gram {config.gram_weight:g} + colour "
+                  f"{config.color_weight:g}, no pyramid, {config.optimizer}, preview every step",
         "device": result.device, "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "platform": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}, "

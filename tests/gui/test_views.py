@@ -199,3 +199,76 @@ def test_quality_view_shows_the_report_and_flags_copies_and_seams(qtbot, model):
     assert "c0392b" in view.values["seam_score"].styleSheet()
     finish(None)
     assert view.values["color_distance"].text() == "–" and "not scored" in view.status.text()
+
+
+def test_loss_plot_follows_the_run_in_round_steps_until_the_user_zooms(qtbot, model):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    from texstudio.gui.loss_plot_view import LossPlotView, round_up
+
+    assert [round_up(v) for v in (0.3, 1, 1.5, 3, 7, 10, 11, 180, 1000, 1001)] == [1, 1, 2, 5, 10, 10, 20, 200, 1000, 2000]
+    view = LossPlotView(model)
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    viewbox = view.plot.getPlotItem().vb
+
+    def step(i: int) -> tuple:
+        model.losses.append(i, 3.0 / i, {"gram/relu1_1": 0.05 / i})
+        view.redraw()
+        (x0, x1), (y0, y1) = viewbox.viewRange()
+        return round(x1, 6), round(y0, 6), round(y1, 6)
+
+    ranges = [step(i) for i in range(1, 13)]
+    # x ends just past 1, 2, 5, 10, 20; y spans the decades 10^-3..10^1 (0.05/12 = 4e-3 .. 3)
+    assert len(set(ranges)) == 5 and ranges[5] == ranges[9] != ranges[10]
+    assert -3.2 < ranges[-1][1] < -2.9 and 0.9 < ranges[-1][2] < 1.2
+    # A turn of the mouse wheel over the plot zooms it by hand: the view stops following.
+    centre = view.plot.viewport().rect().center()
+    wheel = QWheelEvent(QPointF(centre), QPointF(view.plot.viewport().mapToGlobal(centre)), QPoint(0, 0),
+                        QPoint(0, 120), Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(view.plot.viewport(), wheel)
+    assert not view.following
+    zoomed = viewbox.viewRange()
+    step(25)
+    assert viewbox.viewRange() == zoomed
+    view.plot.getPlotItem().autoBtnClicked()  # the "A" button
+    assert step(26)[0] == pytest.approx(50, rel=0.05) and view.following
+
+
+def test_loss_plot_makes_a_few_curves_per_redraw_and_the_rest_soon_after(qtbot, model):
+    from texstudio.gui.loss_plot_view import NEW_CURVES_PER_REDRAW, LossPlotView
+
+    view = LossPlotView(model, interval_ms=20)
+    qtbot.addWidget(view)
+    names = [f"gram/relu_k{k}" for k in (3, 5, 7, 11, 15)]
+    model.losses.append(1, 5.0, {name: 1.0 for name in names})
+    view.redraw()
+    assert len(view.term_curves) == NEW_CURVES_PER_REDRAW < len(names)
+    qtbot.waitUntil(lambda: len(view.term_curves) == len(names), timeout=2000)
+    assert [item.text for _sample, item in view.legend.items] == ["total", *sorted(names)]
+
+
+def test_plot_grid_lines_are_opaque_and_blended_with_the_background(qtbot):
+    """Translucent lines are ~10x slower in Qt's raster engine; the grid is drawn opaque instead."""
+    import pyqtgraph as pg
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    from texstudio.gui.plot_axes import OpaqueGridAxisItem, blended_over
+
+    background = pg.mkColor(pg.getConfigOption("background"))
+    grid = QColor(150, 150, 150, 64)
+    expected = blended_over(grid, background)
+    assert blended_over(QColor(150, 150, 150, 255), background).getRgb()[:3] == (150, 150, 150)
+    image = QImage(20, 20, QImage.Format_RGB32)
+    image.fill(QColor(200, 0, 0))  # a curve's colour where the grid line crosses it
+    axis = OpaqueGridAxisItem("left")
+    painter = QPainter(image)
+    axis.drawPicture(painter, (pg.mkPen(grid), QPointF(0, 0), QPointF(0, 0)),
+                     [(pg.mkPen(grid), QPointF(0, 10), QPointF(19, 10))], [])
+    painter.end()
+    assert QColor(image.pixel(10, 10)).getRgb()[:3] == expected.getRgb()[:3]
+    assert expected.getRgb()[:3] == tuple(round(150 * 64 / 255 + c * (1 - 64 / 255)) for c in background.getRgb()[:3])
