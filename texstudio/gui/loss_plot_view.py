@@ -22,9 +22,9 @@ from texstudio.gui.throttle import Throttle
 
 FLOOR = 1e-12  # log axes cannot show 0
 # Making a curve and its legend entry costs pyqtgraph 8 to 13 ms. A run's first record brings
-# one per layer and term (seven by default), so they are made a few per redraw, not all in
+# one per layer and term (seven by default), so they are made one per redraw, not all in
 # one block of the GUI thread.
-NEW_CURVES_PER_REDRAW = 2
+NEW_CURVES_PER_REDRAW = 1
 
 
 def round_up(value: float) -> float:
