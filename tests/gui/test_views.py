@@ -108,6 +108,8 @@ def test_loss_plot_view_draws_one_curve_per_term_and_reads_out(qtbot, model):
         model.losses.append(i, 10.0 / i, {"gram/relu1_1": 6.0 / i, "gram/relu2_1": 4.0 / i})
     model.losses_changed.emit()
     view._redraw.flush()
+    # new curves come one per redraw (see test_loss_plot_makes_new_curves_a_few_per_redraw_...)
+    qtbot.waitUntil(lambda: len(view.term_curves) == 2, timeout=2000)
     assert set(view.term_curves) == {"gram/relu1_1", "gram/relu2_1"}
     x, y = view.total_curve.getOriginalDataset()
     assert list(x) == [1, 2, 3, 4, 5] and y[0] == 10.0
@@ -238,7 +240,7 @@ def test_loss_plot_follows_the_run_in_round_steps_until_the_user_zooms(qtbot, mo
     assert step(26)[0] == pytest.approx(50, rel=0.05) and view.following
 
 
-def test_loss_plot_makes_a_few_curves_per_redraw_and_the_rest_soon_after(qtbot, model):
+def test_loss_plot_makes_new_curves_a_few_per_redraw_and_the_rest_soon_after(qtbot, model):
     from texstudio.gui.loss_plot_view import NEW_CURVES_PER_REDRAW, LossPlotView
 
     view = LossPlotView(model, interval_ms=20)
