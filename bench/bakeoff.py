@@ -102,8 +102,8 @@ FULL_PHOTOS = ("gravel1-texturize.png", "foam-dtd-bubbly0139.png", "bricks-red-d
 def pyramid_fields(spec: str) -> dict:
     """``3`` -> 3 levels upsampled plainly; ``3n`` -> 3 levels with fresh detail noise at each
     (strength 1); ``3n0.5`` -> the same at strength 0.5."""
-    levels, _, strength = str(spec).partition("n")
-    noise = (float(strength) if strength else 1.0) if "n" in str(spec) else 0.0
+    levels, noisy, strength = str(spec).partition("n")
+    noise = float(strength or 1.0) if noisy else 0.0
     return dict(pyramid_levels=int(levels), pyramid_noise=noise)
 
 

@@ -27,6 +27,10 @@ FLOOR = 1e-12  # log axes cannot show 0
 NEW_CURVES_PER_REDRAW = 1
 
 
+def _floored(values) -> np.ndarray:
+    return np.maximum(np.asarray(values, dtype=np.float64), FLOOR)
+
+
 def round_up(value: float) -> float:
     """The smallest of 1, 2 or 5 times a power of ten that is at least ``value`` (and 1)."""
     if value <= 1:
@@ -77,9 +81,11 @@ class LossPlotView(QWidget):
                 self.plot.removeItem(self.term_curves.pop(name))
             return
         x = np.asarray(history.iterations, dtype=np.float64)
-        self.total_curve.setData(x, np.maximum(np.asarray(history.total), FLOOR), connect="finite")
+        total = _floored(history.total)
+        terms = {name: _floored(values) for name, values in sorted(history.terms.items())}
+        self.total_curve.setData(x, total, connect="finite")
         new_curves = 0
-        for index, (name, values) in enumerate(sorted(history.terms.items())):
+        for index, (name, values) in enumerate(terms.items()):
             curve = self.term_curves.get(name)
             if curve is None:
                 if new_curves == NEW_CURVES_PER_REDRAW:
@@ -89,19 +95,18 @@ class LossPlotView(QWidget):
                 colour = pg.intColor(index, hues=max(len(history.terms), 6), values=1, maxValue=230)
                 curve = self.plot.plot(pen=pg.mkPen(colour, width=1), name=name)
                 self.term_curves[name] = curve
-            curve.setData(x, np.maximum(np.asarray(values, dtype=np.float64), FLOOR), connect="finite")
-        self._follow_the_data(x)
+            curve.setData(x, values, connect="finite")
+        self._follow_the_data(x, np.concatenate([total, *terms.values()]))
 
-    def _follow_the_data(self, x: np.ndarray) -> None:
+    def _follow_the_data(self, x: np.ndarray, values: np.ndarray) -> None:
+        """``values``: every plotted value (floored, NaN where a term had none)."""
         viewbox = self.plot.getPlotItem().vb
         if any(viewbox.autoRangeEnabled()):  # the "A" button: follow again, in our coarse steps
             viewbox.disableAutoRange()
             self.following = True
         if not self.following:
             return
-        values = np.concatenate([np.asarray(self.model.losses.total, dtype=np.float64)]
-                                + [np.asarray(v, dtype=np.float64) for v in self.model.losses.terms.values()])
-        values = np.maximum(values[np.isfinite(values)], FLOOR)
+        values = values[np.isfinite(values)]
         if not values.size:
             return
         low, high = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))

@@ -28,11 +28,8 @@ def blended_over(color: QColor, background: QColor) -> QColor:
 
 
 class OpaqueGridAxisItem(pg.AxisItem):
-    """An AxisItem that draws its tick and grid lines opaque, behind the plotted items."""
-
-    def __init__(self, orientation: str, **kwargs) -> None:
-        super().__init__(orientation, **kwargs)
-        self.setZValue(BEHIND_THE_CURVES)
+    """An AxisItem that draws its tick and grid lines opaque (``opaque_grid_plot`` puts it
+    behind the curves)."""
 
     def drawPicture(self, p, axisSpec, tickSpecs, textSpecs) -> None:
         background = pg.mkColor(pg.getConfigOption("background"))
