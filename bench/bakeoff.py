@@ -33,7 +33,10 @@ bricks-red-dcor25.png --backbones random-multiscale --pyramids 3,3n --losses gra
        --methods random-multiscale/gram+color/p3,random-multiscale/gram+color/p3n
 
 Later probes (shifted Grams, detail noise at 0.5 (a ``3n0.5`` pyramid sets the strength), no 23 px filters)
-have their commands in docs/bakeoff_probes/README.md.
+have their commands in docs/bakeoff_probes/README.md; the 4-level pyramid's in docs/bakeoff_p4/README.md.
+A pyramid named ``4nL60`` lays out its 3 coarse levels with 60 raw-patch steps each
+(layout_steps, engine/layout.py): docs/bakeoff_layout/README.md. Give such methods --steps:
+the budget's timing (steps_for_budget) does not count layout steps.
 
 The network trained in the app joins as ALIAS=MODEL_DIR, trained on the exemplar halves
 only (so the held-out halves stay unseen):
@@ -101,10 +104,12 @@ FULL_PHOTOS = ("gravel1-texturize.png", "foam-dtd-bubbly0139.png", "bricks-red-d
 
 def pyramid_fields(spec: str) -> dict:
     """``3`` -> 3 levels upsampled plainly; ``3n`` -> 3 levels with fresh detail noise at each
-    (strength 1); ``3n0.5`` -> the same at strength 0.5."""
-    levels, noisy, strength = str(spec).partition("n")
+    (strength 1); ``3n0.5`` -> the same at strength 0.5; ``4nL60`` -> 4 levels with noise, the
+    3 below full size laid out by 60 patch-matching steps each (engine/layout.py)."""
+    spec, _, layout = str(spec).partition("L")
+    levels, noisy, strength = spec.partition("n")
     noise = float(strength or 1.0) if noisy else 0.0
-    return dict(pyramid_levels=int(levels), pyramid_noise=noise)
+    return dict(pyramid_levels=int(levels), pyramid_noise=noise, layout_steps=int(layout or 0))
 
 
 def methods(backbones, losses, pyramids):

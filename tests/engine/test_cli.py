@@ -52,6 +52,14 @@ def test_no_options_means_the_offline_default_preset(texture_file, tmp_path):
     assert used.pyramid_levels > 1
 
 
+def test_layout_steps_reach_the_run_and_its_sidecar(texture_file, tmp_path):
+    assert main(["synth", str(texture_file), "-o", str(tmp_path / "l.png"), "--steps", "2", "--size", "64",
+                 "--pyramid", "2", "--layout-steps", "3", "--device", "cpu", "--quiet"]) == 0
+    sidecar = json.loads((tmp_path / "l.json").read_text())
+    assert sidecar["config"]["layout_steps"] == 3
+    assert sidecar["iterations"] == 5  # 3 layout steps at 32 px, then the 2 feature steps at 64 px
+
+
 def test_sidecar_reproduces_the_image(texture_file, tmp_path):
     assert main(["synth", str(texture_file), "-o", str(tmp_path / "a.png"), *FAST]) == 0
     config = SynthConfig.from_dict(json.loads((tmp_path / "a.json").read_text())["config"])
@@ -118,7 +126,7 @@ def test_help_documents_every_option():
     done = run_cli("synth", "--help")
     assert done.returncode == 0
     for option in ("--size", "--steps", "--seed", "--tileable", "--backbone", "--layers", "--loss",
-                   "--spectrum", "--optimizer", "--device", "--overwrite", "--bit-depth"):
+                   "--spectrum", "--layout-steps", "--optimizer", "--device", "--overwrite", "--bit-depth"):
         assert option in done.stdout
     top = run_cli("--help")
     assert top.returncode == 0 and "synth" in top.stdout
@@ -133,7 +141,8 @@ def test_help_states_the_presets_defaults():
     assert f"(default {DEFAULT_BACKBONE})" in text
     config = default_config(device="cpu")
     for option, value in (("spectrum constraint", config.spectrum_weight), ("colour-distribution", config.color_weight),
-                          ("coarse-to-fine", config.pyramid_levels), ("fresh fine-scale", config.pyramid_noise)):
+                          ("coarse-to-fine", config.pyramid_levels), ("fresh fine-scale", config.pyramid_noise),
+                          ("lay out cells", config.layout_steps)):
         help_line = text[text.index(option):]
         assert help_line.split("(default ", 1)[1].startswith(f"{value:g})"), option
 

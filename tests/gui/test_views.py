@@ -83,6 +83,12 @@ def test_settings_panel_presets(qtbot, model):
     noise.setValue(9.0)  # over the engine's limit: refused with its message, the editor snaps back
     assert model.config.pyramid_noise == 0.0 and noise.value() == 0.0
     assert "pyramid_noise must be 0 to 4" in panel.error.text()
+    with qtbot.waitSignal(panel.preset_applied):
+        panel.preset_buttons["structured"].click()
+    layout_steps = panel.advanced["layout_steps"]
+    assert model.config.pyramid_levels == 4 and model.config.layout_steps > 0
+    assert layout_steps.value() == model.config.layout_steps and "patches" in layout_steps.toolTip()
+    assert model.config.layers == TINY.layers  # the preset keeps the user's network and layers
 
 
 def test_preview_view_shows_the_canvas_and_tiles_it(qtbot, model):

@@ -71,6 +71,10 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         "the exemplar's spread; 0 = plain enlarging (default 1)")
     parser.add_argument("--sw-directions", type=int, default=None, metavar="N",
                         help="random directions per layer for sw; 0 = one per channel (default)")
+    parser.add_argument("--layout-steps", type=int, default=None, metavar="N",
+                        help="lay out cells, rows and checks first: N steps matching the exemplar's raw pixel "
+                        "patches at each pyramid level below full size, which then gets all of --steps; "
+                        "0 = off (default 0)")
     parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None, help="(default lbfgs)")
     parser.add_argument("--lr", type=float, default=None, metavar="RATE",
                         help="step size (default 1.0 for lbfgs, 0.02 for adam)")
@@ -131,7 +135,7 @@ def config_from_args(args: argparse.Namespace):
             raise ConfigError(f"--layer-weights must be numbers separated by commas, got {args.layer_weights!r}") from None
     for option, field in (("steps", "steps"), ("pooling", "pooling"), ("spectrum", "spectrum_weight"),
                           ("color", "color_weight"), ("pyramid", "pyramid_levels"), ("pyramid_noise", "pyramid_noise"),
-                          ("sw_directions", "sw_directions"), ("optimizer", "optimizer"),
+                          ("sw_directions", "sw_directions"), ("layout_steps", "layout_steps"), ("optimizer", "optimizer"),
                           ("history", "lbfgs_history"), ("exemplar_size", "exemplar_size")):
         value = getattr(args, option)
         if value is not None:
@@ -171,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
 
         progress = tqdm(total=config.steps, unit="step", desc="synth", file=sys.stderr, dynamic_ncols=True)
     def show(record) -> None:
+        if progress is not None and progress.total != record.total_steps:
+            progress.total = record.total_steps  # layout steps come on top of --steps
         if progress is not None and record.iteration > progress.n:
             # Pyramid levels start with a record of the same iteration: count steps, not records.
             progress.update(record.iteration - progress.n)

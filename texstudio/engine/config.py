@@ -77,6 +77,11 @@ class SynthConfig:
     # (0 = plain upsampling). Without it the fine level inherits smooth blobs that it
     # turns into rings and dots instead of new detail. 0 here keeps old sidecars' results.
     pyramid_noise: float = 0.0
+    # Adam steps per pyramid level below full size that learn the layout from raw pixel
+    # patches (engine/layout.py) instead of the feature losses; 0 = off. Cells, rows and
+    # checks that one layer of random filters cannot describe survive into the full-size
+    # level, where the feature losses (all of --steps) add the detail.
+    layout_steps: int = 0
     # "lbfgs" (few, good steps) or "adam" (cheap steps, low memory).
     optimizer: str = "lbfgs"
     # L-BFGS keeps 2 x history image-sized vectors: bounded so large canvases fit.
@@ -135,6 +140,8 @@ class SynthConfig:
             raise ConfigError(f"pyramid_levels must be 1 to 6, got {self.pyramid_levels!r}")
         if not _is_number(self.pyramid_noise) or not 0 <= self.pyramid_noise <= MAX_PYRAMID_NOISE:
             raise ConfigError(f"pyramid_noise must be 0 to {MAX_PYRAMID_NOISE:g}, got {self.pyramid_noise!r}")
+        if not isinstance(self.layout_steps, int) or not 0 <= self.layout_steps <= 5000:
+            raise ConfigError(f"layout_steps must be 0 to 5000, got {self.layout_steps!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if not isinstance(self.lbfgs_history, int) or not 1 <= self.lbfgs_history <= 500:

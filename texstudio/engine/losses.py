@@ -189,6 +189,31 @@ def sliced_wasserstein(current: torch.Tensor, target: torch.Tensor, directions: 
     return (current_sorted - target_sorted).pow(2).mean() / spread
 
 
+def sample_patches(image: torch.Tensor, size: int, max_points: int, generator: torch.Generator,
+                   torus: bool = False) -> torch.Tensor:
+    """(1, C, H, W) -> (C * size * size, N): raw pixel patches at N positions, for patch losses.
+
+    All positions when there are at most ``max_points``, else a seeded random subset. Patches
+    are gathered at the chosen positions only, so memory stays bounded at 2048 px where
+    unfolding every patch would take gigabytes. On a torus, patches wrap over the edges.
+    """
+    _, channels, height, width = image.shape
+    rows, columns = (height, width) if torus else (height - size + 1, width - size + 1)
+    if rows < 1 or columns < 1:
+        raise ValueError(f"a {width}x{height} image is smaller than a {size} px patch")
+    count = rows * columns
+    positions = torch.randperm(count, generator=generator)[:max_points] if max_points and count > max_points \
+        else torch.arange(count)
+    positions = positions.to(image.device)
+    offsets = torch.arange(size, device=image.device)
+    ys = (positions // columns)[:, None] + offsets  # (N, size)
+    xs = (positions % columns)[:, None] + offsets
+    if torus:
+        ys, xs = ys % height, xs % width
+    patches = image[0][:, ys[:, :, None], xs[:, None, :]]  # (C, N, size, size)
+    return patches.permute(0, 2, 3, 1).reshape(channels * size * size, -1)
+
+
 def flatten_positions(features: torch.Tensor, max_points: int = 0,
                       generator: torch.Generator | None = None) -> torch.Tensor:
     """(1, C, H, W) -> (C, N): one point per position, for distribution losses.

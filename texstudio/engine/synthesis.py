@@ -22,6 +22,7 @@ from texstudio.engine.devices import resolve_device
 from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, is_out_of_memory
 from texstudio.engine.generators import drive
 from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, resize_longest_side
+from texstudio.engine.layout import PatchLayoutObjective, layout_optimizer
 from texstudio.engine.losses import (
     SpectrumConstraint, channel_means, correlation_shifts, flatten_positions, gram_matrix, random_directions,
     relative_squared_error, shifted_gram, sliced_wasserstein,
@@ -305,6 +306,8 @@ def pyramid_plan(config: SynthConfig, exemplar_shape: tuple[int, int] | None = N
     run uses it) would be under MIN_EXEMPLAR_SIDE px on its shorter side: a long, thin
     exemplar would otherwise reach the coarse level as a strip narrower than the largest
     filters, and fail there. Steps are shared equally; the finest level takes the remainder.
+    With ``layout_steps``, each level below full size takes that many layout steps instead
+    and the full-size level takes all of ``steps``.
     """
     levels = []
     for level in range(config.pyramid_levels):
@@ -313,8 +316,15 @@ def pyramid_plan(config: SynthConfig, exemplar_shape: tuple[int, int] | None = N
         exemplar_fits = exemplar_shape is None or min(exemplar_shape) / factor >= MIN_EXEMPLAR_SIDE
         if (min(height, width) >= 32 and exemplar_fits) or factor == 1:
             levels.append((height, width, factor))
+    if config.layout_steps and len(levels) > 1:
+        return [(h, w, f, config.layout_steps) for h, w, f in levels[:-1]] + [(*levels[-1], config.steps)]
     share, remainder = divmod(config.steps, len(levels))
     return [(h, w, f, share + (remainder if i == len(levels) - 1 else 0)) for i, (h, w, f) in enumerate(levels)]
+
+
+def is_layout_level(config: SynthConfig, level: int, levels: int) -> bool:
+    """Whether pyramid ``level`` (0 = coarsest) of ``levels`` is learned by the layout stage."""
+    return bool(config.layout_steps) and level < levels - 1
 
 
 def check_exemplar_shape(exemplar: np.ndarray, original: tuple[int, int], config: SynthConfig) -> None:
@@ -389,6 +399,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
     # Its own stream, apart from the first canvas's noise: turning pyramid_noise on or off
     # leaves the first level's run as it was.
     level_noise = torch.Generator().manual_seed(config.seed + 1)
+    total_steps = sum(level[-1] for level in plan)
 
     history: list[float] = []
     last_terms: dict[str, float] = {}
@@ -402,16 +413,20 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
         if factor > 1:
             level_exemplar = resize_longest_side(exemplar, max(1, round(max(exemplar.shape[:2]) / factor)))
         exemplar_tensor = image_to_tensor(level_exemplar, device)
-        objective = TextureObjective(config, backbone, exemplar_tensor, height, width, level, target_backbone)
+        layout = is_layout_level(config, level, len(plan))
+        objective = (PatchLayoutObjective(exemplar_tensor, config.seed, level, config.tileable) if layout else
+                     TextureObjective(config, backbone, exemplar_tensor, height, width, level, target_backbone))
         if canvas is None:
             canvas = initial_canvas(config, exemplar_tensor, init, device, height, width)
         else:
-            canvas = next_level_canvas(canvas.detach(), height, width, config.tileable, config.pyramid_noise,
+            # Detail noise is for the feature losses; the layout levels only grow the shapes.
+            canvas = next_level_canvas(canvas.detach(), height, width, config.tileable,
+                                       0.0 if layout else config.pyramid_noise,
                                        exemplar_tensor.std(dim=(2, 3), keepdim=True), level_noise)
         canvas = canvas.detach().requires_grad_(True)
-        optimizer = make_optimizer(config, canvas)
+        optimizer = layout_optimizer(canvas) if layout else make_optimizer(config, canvas)
         yield StepRecord(
-            iteration=iteration, total_steps=config.steps, loss=float("nan"), losses={},
+            iteration=iteration, total_steps=total_steps, loss=float("nan"), losses={},
             elapsed=time.perf_counter() - started, preview=tensor_to_image(canvas),
             grams=objective.canvas_grams(canvas), target_grams=objective.target_gram_arrays(),
             level=level, levels=len(plan),
@@ -454,9 +469,9 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
             good = (before, iteration - 1)
             best.offer(total, before, last_terms)
             history.append(total)
-            show = (config.preview_every and iteration % config.preview_every == 0) or iteration == config.steps
+            show = (config.preview_every and iteration % config.preview_every == 0) or iteration == total_steps
             yield StepRecord(
-                iteration=iteration, total_steps=config.steps, loss=total, losses=last_terms,
+                iteration=iteration, total_steps=total_steps, loss=total, losses=last_terms,
                 elapsed=time.perf_counter() - started,
                 preview=tensor_to_image(canvas) if show else None,
                 grams=objective.canvas_grams(canvas) if show else None,

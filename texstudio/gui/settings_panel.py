@@ -28,15 +28,20 @@ BUILTIN_BACKBONES = ("vgg19", "random-multiscale")
 BROWSE = "Weights file…"
 BROWSE_MODEL = "Model folder…"
 LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)", "gram_weight": "Gram",
-          "spectrum_weight": "Fourier spectrum", "color_weight": "Colour", "corr_weight": "Shifted Grams (layout)",
+          "spectrum_weight": "Fourier spectrum", "color_weight": "Colour", "corr_weight": "Shifted Grams (rows)",
           "sw_directions": "SW directions (0 = auto)", "pyramid_levels": "Pyramid levels",
-          "pyramid_noise": "Pyramid detail noise", "exemplar_size": "Exemplar max side (px, 0 = as is)"}
+          "pyramid_noise": "Pyramid detail noise", "layout_steps": "Patch layout steps (0 = off)",
+          "exemplar_size": "Exemplar max side (px, 0 = as is)"}
 TIPS = {"corr_weight": "Gram matrices between features and their copies shifted by 1/16, 1/8 and 1/4 of the "
                        "image (Berger & Memisevic 2017), for rows and lattices; about a quarter more time per "
                        "step, and at 10 it evens out rows at some cost in colour",
         "pyramid_noise": "Fresh fine-scale noise added each time a pyramid level is enlarged, in units of the "
                          "exemplar's spread; 0 = plain enlarging (it leaves rings on fine textures)",
-        "exemplar_size": "The exemplar is shrunk so its longer side is at most this"}
+        "exemplar_size": "The exemplar is shrunk so its longer side is at most this",
+        "layout_steps": "Steps per pyramid level below full size that match the exemplar's raw 7x7 pixel "
+                        "patches instead of the network's features: lays out cells, checks and rows the "
+                        "features lose. The full-size level then gets all the steps. Needs 2 or more "
+                        "pyramid levels (4 recommended); 0 = off"}
 # Fields with their own editors; any other field (added to the engine later) gets a
 # generic editor in "Advanced", so the panel never hides a setting.
 DEDICATED = {"width", "height", "steps", "seed", "backbone", "pooling", "layers", "layer_weights",

@@ -1,0 +1,110 @@
+"""The layout stage: raw-pixel patch matching on the pyramid's coarse levels (engine/layout.py)."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from texstudio.engine.config import SynthConfig
+from texstudio.engine.errors import ConfigError
+from texstudio.engine.layout import PatchLayoutObjective, layout_optimizer
+from texstudio.engine.losses import sample_patches
+from texstudio.engine.metrics import patch_distance
+from texstudio.engine.synthesis import image_to_tensor, pyramid_plan, run_synthesis
+
+from ..conftest import make_texture
+
+CONFIG = SynthConfig(width=64, height=64, steps=4, backbone="random-multiscale", layers=("relu_k3", "relu_k5"),
+                     gram_weight=1.0, color_weight=1.0, pyramid_levels=2, layout_steps=5, device="cpu",
+                     preview_every=1)
+
+
+def checkerboard(size: int = 64, square: int = 8) -> np.ndarray:
+    y, x = np.mgrid[0:size, 0:size]
+    cells = ((y // square + x // square) % 2).astype(np.float32)
+    return np.stack([0.2 + 0.6 * cells, 0.3 + 0.4 * cells, 0.7 - 0.5 * cells], axis=-1)
+
+
+def test_patches_are_every_window_or_a_bounded_subset_and_wrap_on_a_torus():
+    image = torch.rand(1, 3, 12, 10)
+    generator = torch.Generator().manual_seed(0)
+    assert torch.equal(sample_patches(image, 7, 0, generator), F.unfold(image, 7)[0])
+    wrapped = F.unfold(F.pad(image, (0, 6, 0, 6), mode="circular"), 7)[0]
+    assert torch.equal(sample_patches(image, 7, 0, generator, torus=True), wrapped)
+    subset = sample_patches(image, 7, 5, generator, torus=True)
+    assert subset.shape == (147, 5)
+    # Each sampled patch is one of the wrapped windows, not a blend of them.
+    assert all(torch.isclose(wrapped, column[:, None]).all(dim=0).any() for column in subset.t())
+    with pytest.raises(ValueError, match="smaller than a 7 px patch"):
+        sample_patches(torch.rand(1, 3, 5, 20), 7, 0, generator)
+
+
+def test_plan_gives_coarse_levels_the_layout_steps_and_full_size_all_the_steps():
+    config = CONFIG.replace(width=128, height=128, steps=30, pyramid_levels=3, layout_steps=40)
+    assert pyramid_plan(config) == [(32, 32, 4, 40), (64, 64, 2, 40), (128, 128, 1, 30)]
+    assert pyramid_plan(config.replace(layout_steps=0)) == [(32, 32, 4, 10), (64, 64, 2, 10), (128, 128, 1, 10)]
+    # No level below full size: nothing to lay out, --steps as they were.
+    assert pyramid_plan(config.replace(pyramid_levels=1)) == [(128, 128, 1, 30)]
+
+
+@pytest.mark.parametrize("bad", [-1, 5001, 2.5])
+def test_layout_steps_out_of_range_are_refused(bad):
+    with pytest.raises(ConfigError, match="layout_steps"):
+        CONFIG.replace(layout_steps=bad)
+
+
+def test_layout_levels_report_the_patch_term_then_the_features_take_over():
+    records = []
+    result = run_synthesis(CONFIG, make_texture(64), on_step=records.append)
+    assert result.iterations == 9 and result.image.shape == (64, 64, 3)
+    assert {r.total_steps for r in records} == {9}
+    coarse = [r for r in records if r.level == 0 and r.iteration > 0]
+    fine = [r for r in records if r.level == 1 and r.iteration > 5]
+    assert len(coarse) == 5 and all(set(r.losses) == {"patch"} and r.grams is None for r in coarse)
+    assert len(fine) == 4 and all("gram/relu_k3" in r.losses and "patch" not in r.losses for r in fine)
+    assert records[-1].grams  # the Gram view gets its matrices back at full size
+
+
+def test_patch_matching_lays_out_a_checkerboard_from_noise():
+    exemplar = checkerboard()
+    target = image_to_tensor(exemplar, torch.device("cpu"))
+    objective = PatchLayoutObjective(target, seed=0, level=0, torus=False)
+    canvas = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
+    optimizer = layout_optimizer(canvas)
+    with torch.no_grad():
+        start_loss = float(objective(canvas)["patch"])
+    start_distance = patch_distance(canvas.detach()[0].permute(1, 2, 0).numpy(), exemplar, scales=1)
+    for _ in range(150):
+        optimizer.zero_grad()
+        objective(canvas)["patch"].backward()
+        optimizer.step()
+        with torch.no_grad():
+            canvas.clamp_(0, 1)
+    image = canvas.detach()[0].permute(1, 2, 0).numpy()
+    with torch.no_grad():
+        assert float(objective(canvas)["patch"]) < 0.2 * start_loss  # measured 0.07
+    assert patch_distance(image, exemplar, scales=1) < 0.4 * start_distance  # measured 0.29
+
+
+def test_a_tileable_run_with_layout_levels_keeps_its_canvas_on_the_torus():
+    from texstudio.engine.metrics import seam_score
+
+    # A smooth exemplar, as in test_synthesis's torus test: a seam would stand out.
+    exemplar = make_texture(64, seed=3)
+    config = CONFIG.replace(width=48, height=48, pyramid_levels=2, layout_steps=30, steps=20, preview_every=0)
+    tile = run_synthesis(config.replace(tileable=True), exemplar).image
+    plain = run_synthesis(config, exemplar).image
+    assert seam_score(tile) < 1.35
+    assert seam_score(plain) > 1.5  # the same run off the torus shows one: the check can fail
+
+
+def test_the_structured_preset_lays_out_three_levels_in_about_the_defaults_time():
+    from texstudio.engine.presets import CPU_STEPS, default_config, presets
+
+    quality = default_config(device="cpu")
+    structured = presets(device="cpu")["structured"]
+    assert structured == quality.replace(pyramid_levels=4, layout_steps=CPU_STEPS * 60 // 90,
+                                         steps=CPU_STEPS * 25 // 90)
+    plan = pyramid_plan(structured)
+    assert [level[0] for level in plan] == [32, 64, 128, 256]
+    assert [level[-1] for level in plan] == [120, 120, 120, 50]

@@ -1,0 +1,50 @@
+"""The layout stage: coarse pyramid levels learned from raw pixel patches, not features.
+
+One layer of random filters matched by its Gram matrices keeps a texture's grain and
+colour but not its cells, rows and checks: honeycomb cells stay lost with any weight,
+filter size or number of evaluations (docs/bakeoff_probes). Matching the distribution of
+the exemplar's raw 7x7 pixel patches instead, from coarse to fine (after Elnekave & Weiss
+2022, "Generating natural images with direct patch distribution matching"), lays that
+structure out: a quarter-size level's 7 px patch spans a whole cell. The sets are compared
+by sliced Wasserstein distance along fresh random directions each step, so Adam, not
+L-BFGS, follows it. On busy textures (grass, gravel) it leaves colour speckle at fine
+scales, so the full-size level is left to the feature losses, which start from this layout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from texstudio.engine.losses import random_directions, sample_patches, sliced_wasserstein
+
+LAYOUT_PATCH = 7  # px; as in the paper, and the size the quality report's patch distance uses
+LAYOUT_DIRECTIONS = 64  # per step; fresh ones each step cover the 147-D patch space over time
+LAYOUT_MAX_POINTS = 65536  # patches per side per step: a 256 px level has all of its own
+LAYOUT_LEARNING_RATE = 0.02  # Adam, in pixel units (the canvas is in [0, 1])
+
+
+class PatchLayoutObjective:
+    """Sliced Wasserstein distance between the canvas's and the exemplar's 7x7 pixel patches."""
+
+    def __init__(self, exemplar: torch.Tensor, seed: int, level: int, torus: bool) -> None:
+        self.exemplar = exemplar
+        self.torus = torus  # the canvas's patches wrap; the exemplar is a photo, never wrapped
+        # Its own stream, apart from the feature losses': seeded, so a run repeats exactly.
+        self.generator = torch.Generator().manual_seed(seed * 7919 + 104729 + level)
+
+    def __call__(self, canvas: torch.Tensor) -> dict[str, torch.Tensor]:
+        ours = sample_patches(canvas, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator, self.torus)
+        theirs = sample_patches(self.exemplar, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator)
+        directions = random_directions(ours.shape[0], LAYOUT_DIRECTIONS, self.generator).to(canvas.device)
+        return {"patch": sliced_wasserstein(ours, theirs, directions)}
+
+    def canvas_grams(self, canvas: torch.Tensor) -> dict[str, np.ndarray] | None:
+        return None  # no features here: the Gram view waits for the full-size level
+
+    def target_gram_arrays(self) -> dict[str, np.ndarray] | None:
+        return None
+
+
+def layout_optimizer(canvas: torch.Tensor) -> torch.optim.Optimizer:
+    return torch.optim.Adam([canvas], lr=LAYOUT_LEARNING_RATE)
