@@ -135,8 +135,8 @@ def config_from_args(args: argparse.Namespace):
             raise ConfigError(f"--layer-weights must be numbers separated by commas, got {args.layer_weights!r}") from None
     for option, field in (("steps", "steps"), ("pooling", "pooling"), ("spectrum", "spectrum_weight"),
                           ("color", "color_weight"), ("pyramid", "pyramid_levels"), ("pyramid_noise", "pyramid_noise"),
-                          ("sw_directions", "sw_directions"), ("layout_steps", "layout_steps"), ("optimizer", "optimizer"),
-                          ("history", "lbfgs_history"), ("exemplar_size", "exemplar_size")):
+                          ("sw_directions", "sw_directions"), ("layout_steps", "layout_steps"),
+                          ("optimizer", "optimizer"), ("history", "lbfgs_history"), ("exemplar_size", "exemplar_size")):
         value = getattr(args, option)
         if value is not None:
             changes[field] = value

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView,
     QLabel, QLineEdit, QPushButton, QScrollArea, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
     QWidget,
 )
@@ -42,6 +42,9 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
                         "patches instead of the network's features: lays out cells, checks and rows the "
                         "features lose. The full-size level then gets all the steps. Needs 2 or more "
                         "pyramid levels (4 recommended); 0 = off"}
+PRESET_TIPS = {"structured": "For cells, checks, tiles and roofs: 4 pyramid levels, the coarse ones laid out "
+                             "from the exemplar's raw pixel patches (worse than Quality on grass and fine "
+                             "stochastic textures). "}
 # Fields with their own editors; any other field (added to the engine later) gets a
 # generic editor in "Advanced", so the panel never hides a setting.
 DEDICATED = {"width", "height", "steps", "seed", "backbone", "pooling", "layers", "layer_weights",
@@ -89,13 +92,15 @@ class SettingsPanel(QScrollArea):
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
 
-        presets = QHBoxLayout()
+        # Two to a row: four in one row overflowed the dock's default width.
+        presets = QGridLayout()
         self.preset_buttons: dict[str, QPushButton] = {}
-        for name in preset_names():
+        for index, name in enumerate(preset_names()):
             button = QPushButton(name.capitalize())
-            button.setToolTip(f"The engine's {name!r} preset; keeps the network, layers, seed and device")
+            button.setToolTip(PRESET_TIPS.get(name, "") +
+                              f"The engine's {name!r} preset; keeps the network, layers, seed and device")
             button.clicked.connect(lambda _=False, n=name: self._on_preset_clicked(n))
-            presets.addWidget(button)
+            presets.addWidget(button, index // 2, index % 2)
             self.preset_buttons[name] = button
         layout.addLayout(presets)
 
