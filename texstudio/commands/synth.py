@@ -175,9 +175,10 @@ def run(args: argparse.Namespace) -> int:
 
         progress = tqdm(total=config.steps, unit="step", desc="synth", file=sys.stderr, dynamic_ncols=True)
     def show(record) -> None:
-        if progress is not None and progress.total != record.total_steps:
-            progress.total = record.total_steps  # layout steps come on top of --steps
-        if progress is not None and record.iteration > progress.n:
+        if progress is None:
+            return
+        progress.total = record.total_steps  # layout steps come on top of --steps
+        if record.iteration > progress.n:
             # Pyramid levels start with a record of the same iteration: count steps, not records.
             progress.update(record.iteration - progress.n)
             progress.set_postfix_str(f"level {record.level + 1}/{record.levels}, loss {record.loss:.4g}",

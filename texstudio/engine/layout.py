@@ -32,10 +32,16 @@ class PatchLayoutObjective:
         self.torus = torus  # the canvas's patches wrap; the exemplar is a photo, never wrapped
         # Its own stream, apart from the feature losses': seeded, so a run repeats exactly.
         self.generator = torch.Generator().manual_seed(seed * 7919 + 104729 + level)
+        # An exemplar with no more patches than a step takes gives all of them every step
+        # (drawing no random numbers): gather them once. A larger one is subsampled afresh.
+        positions = (exemplar.shape[-2] - LAYOUT_PATCH + 1) * (exemplar.shape[-1] - LAYOUT_PATCH + 1)
+        self.all_theirs = (sample_patches(exemplar, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator)
+                           if positions <= LAYOUT_MAX_POINTS else None)
 
     def __call__(self, canvas: torch.Tensor) -> dict[str, torch.Tensor]:
         ours = sample_patches(canvas, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator, self.torus)
-        theirs = sample_patches(self.exemplar, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator)
+        theirs = (self.all_theirs if self.all_theirs is not None else
+                  sample_patches(self.exemplar, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator))
         directions = random_directions(ours.shape[0], LAYOUT_DIRECTIONS, self.generator).to(canvas.device)
         return {"patch": sliced_wasserstein(ours, theirs, directions)}
 
