@@ -5,7 +5,7 @@
 One process, one torch thread, CPU seconds of this process: the default settings (pyramid
 off, so every step is at full size) and the same with one term switched on, measured in
 turns, three rounds each, and reported as the median ratio to the default measured in the
-same round (this machine is noisy; absolute seconds drift between runs). Use the ratio to
+same round; so is one step of the patch layout (--layout-steps) at the same size (this machine is noisy; absolute seconds drift between runs). Use the ratio to
 give two methods the same budget in evaluations (bench/bakeoff.py --steps). Writes
 term_cost.json and term_cost.md into --out.
 """
@@ -50,6 +50,32 @@ def seconds_per_evaluation(size: int, fields: dict, steps: int = 6) -> float:
     return statistics.median(times)
 
 
+def seconds_per_layout_step(size: int, steps: int = 6) -> float:
+    """One Adam step of the patch layout (engine/layout.py) on a size x size canvas: what a
+    pyramid level below full size costs per step with --layout-steps."""
+    import torch
+
+    from texstudio.engine.layout import PatchLayoutObjective, layout_optimizer
+    from texstudio.engine.synthesis import image_to_tensor
+
+    exemplar = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
+    objective = PatchLayoutObjective(image_to_tensor(exemplar, torch.device("cpu")), seed=0, level=0, torus=False)
+    canvas = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
+    optimizer = layout_optimizer(canvas)
+    times = []
+    for step in range(steps):
+        started = time.process_time()
+        optimizer.zero_grad()
+        objective(canvas)["patch"].backward()
+        optimizer.step()
+        if step:  # the first step warms up
+            times.append(time.process_time() - started)
+    return statistics.median(times)
+
+
+LAYOUT_STEP = "one patch-layout step (Adam), for comparison"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="128,256")
@@ -70,7 +96,10 @@ def main() -> int:
                 base = measured if base is None else base
                 seconds[name].append(measured)
                 ratios[name].append(measured / base)
-        for name in VARIANTS:
+            measured = seconds_per_layout_step(size)
+            seconds.setdefault(LAYOUT_STEP, []).append(measured)
+            ratios.setdefault(LAYOUT_STEP, []).append(measured / base)
+        for name in seconds:
             rows.append({"size": size, "variant": name, "s_per_evaluation": statistics.median(seconds[name]),
                          "ratio_to_default": statistics.median(ratios[name])})
             print(json.dumps(rows[-1]), flush=True)
