@@ -46,7 +46,8 @@ def test_no_options_means_the_offline_default_preset(texture_file, tmp_path):
     assert main(["synth", str(texture_file), "-o", str(tmp_path / "d.png"), "--steps", "2", "--size", "32",
                  "--device", "cpu", "--quiet"]) == 0
     used = SynthConfig.from_dict(json.loads((tmp_path / "d.json").read_text())["config"])
-    expected = default_config(32, 32, device="cpu").replace(steps=2, preview_every=0)
+    # The sidecar holds what ran: auto_layout resolved (at 32 px there is no level to lay out).
+    expected = default_config(32, 32, device="cpu").replace(steps=2, preview_every=0, auto_layout=False)
     assert used == expected
     assert used.backbone == "random-multiscale" and used.gram_weight > 0 and used.color_weight > 0
     assert used.pyramid_levels > 1
@@ -58,6 +59,28 @@ def test_layout_steps_reach_the_run_and_its_sidecar(texture_file, tmp_path):
     sidecar = json.loads((tmp_path / "l.json").read_text())
     assert sidecar["config"]["layout_steps"] == 3
     assert sidecar["iterations"] == 5  # 3 layout steps at 32 px, then the 2 feature steps at 64 px
+
+
+def test_a_repeating_exemplar_is_laid_out_by_default_and_says_so(tmp_path):
+    from .test_periodicity import bricks
+
+    exemplar = tmp_path / "bricks.png"
+    Image.fromarray((bricks(64) * 255).astype(np.uint8)).save(exemplar)
+    base = ["synth", exemplar, "--steps", "9", "--size", "64", "--device", "cpu"]
+    done = run_cli(*base, "-o", tmp_path / "auto.png")
+    assert done.returncode == 0, done.stderr
+    assert "the exemplar repeats (periodicity" in done.stderr and "--no-auto-layout" in done.stderr
+    sidecar = json.loads((tmp_path / "auto.json").read_text())
+    assert sidecar["periodicity"] >= 0.4
+    assert (sidecar["config"]["pyramid_levels"], sidecar["config"]["layout_steps"]) == (4, 6)
+    assert sidecar["iterations"] == 6 + 2  # 64 px keeps one coarse level (32 px) of the four
+    # Turned off, or a pyramid chosen by hand: the run is as asked, and nothing is said.
+    for option, levels in (("--no-auto-layout", 3), ("--pyramid=2", 2)):
+        out = tmp_path / f"{option.strip('-').replace('=', '')}.png"
+        done = run_cli(*base, option, "-o", out)
+        assert done.returncode == 0 and "repeats" not in done.stderr, done.stderr
+        config = json.loads(out.with_suffix(".json").read_text())["config"]
+        assert (config["pyramid_levels"], config["layout_steps"], config["steps"]) == (levels, 0, 9)
 
 
 def test_sidecar_reproduces_the_image(texture_file, tmp_path):

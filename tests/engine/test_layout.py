@@ -104,7 +104,8 @@ def test_the_structured_preset_lays_out_three_levels_in_about_the_defaults_time(
     quality = default_config(device="cpu")
     structured = presets(device="cpu")["structured"]
     assert structured == quality.replace(pyramid_levels=4, layout_steps=CPU_STEPS * 60 // 90,
-                                         steps=CPU_STEPS * 25 // 90)
+                                         steps=CPU_STEPS * 25 // 90, auto_layout=False)
+    assert quality.auto_layout  # the default lays out only an exemplar that repeats (test_periodicity)
     plan = pyramid_plan(structured)
     assert [level[0] for level in plan] == [32, 64, 128, 256]
     assert [level[-1] for level in plan] == [120, 120, 120, 50]

@@ -99,6 +99,22 @@ def test_shortcuts_start_and_stop(qtbot, window):
     assert window.status_labels["device"].text() == "cpu"
 
 
+def test_a_repeating_exemplar_is_laid_out_and_the_status_bar_says_so(qtbot, window, tmp_path):
+    from tests.engine.test_periodicity import bricks
+
+    path = tmp_path / "bricks.png"
+    Image.fromarray((bricks(64) * 255).astype(np.uint8)).save(path)
+    assert window.open_exemplar(path)
+    window.model.set_config(TINY.replace(width=64, height=64, steps=9, pyramid_levels=3, auto_layout=True,
+                                         preview_every=0))
+    with qtbot.waitSignal(window.controller.run_finished, timeout=WAIT):
+        window.start_action.trigger()
+    assert window.notice.startswith("The exemplar repeats (periodicity") and "4 pyramid levels" in window.notice
+    result = window.model.result
+    assert result.config.layout_steps == 6 and result.iterations == 8 and result.periodicity >= 0.4
+    assert window.model.config.auto_layout  # the setting stays; only the run resolved it
+
+
 def test_closing_mid_run_stops_the_worker_and_saves(qtbot, window):
     window.model.set_config(TINY.replace(steps=10_000))
     window.start()

@@ -89,6 +89,13 @@ def test_settings_panel_presets(qtbot, model):
     assert model.config.pyramid_levels == 4 and model.config.layout_steps > 0
     assert layout_steps.value() == model.config.layout_steps and "patches" in layout_steps.toolTip()
     assert model.config.layers == TINY.layers  # the preset keeps the user's network and layers
+    auto = panel.advanced["auto_layout"]
+    assert not auto.isChecked() and "repeats" in auto.toolTip()  # the structured preset is laid out always
+    for name, on in (("quality", True), ("fast preview", False)):
+        panel.preset_buttons[name].click()
+        assert model.config.auto_layout is on and auto.isChecked() is on
+    auto.setChecked(False)
+    assert model.config.auto_layout is False
 
 
 def test_preview_view_shows_the_canvas_and_tiles_it(qtbot, model):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from texstudio.batch.spec import BatchSpec, read_spec
-from texstudio.engine.config import SynthConfig
+from texstudio.engine.config import SynthConfig, with_hand_layout
 from texstudio.engine.errors import ConfigError
 from texstudio.engine.imageio import sidecar_path
 
@@ -89,7 +89,7 @@ def make_plan(spec: BatchSpec, outdir: str | Path, base: SynthConfig, *, variati
     for exemplar in spec.exemplars:
         for entry in spec.settings:
             try:
-                settings = base.replace(**entry.changes)
+                settings = base.replace(**with_hand_layout(entry.changes))
             except ConfigError as exc:
                 raise ConfigError(f"settings '{entry.name}': {exc}") from None
             except TypeError as exc:  # a wrong value type the dataclass checks did not catch

@@ -75,6 +75,10 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         help="lay out cells, rows and checks first: N steps matching the exemplar's raw pixel "
                         "patches at each pyramid level below full size, which then gets all of --steps; "
                         "0 = off (default 0)")
+    parser.add_argument("--auto-layout", action=argparse.BooleanOptionalAction, default=None,
+                        help="when the exemplar repeats (cells, checks, rows, tiles), lay it out first as "
+                        "--pyramid 4 --layout-steps would, sharing --steps out in about the same time; "
+                        "other exemplars run as set (default on, unless --pyramid or --layout-steps is given)")
     parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None, help="(default lbfgs)")
     parser.add_argument("--lr", type=float, default=None, metavar="RATE",
                         help="step size (default 1.0 for lbfgs, 0.02 for adam)")
@@ -114,6 +118,7 @@ def parse_loss_terms(text: str) -> dict[str, float]:
 
 def config_from_args(args: argparse.Namespace):
     """The default settings for this machine (engine/presets.py), changed only where asked."""
+    from texstudio.engine.config import with_hand_layout
     from texstudio.engine.errors import ConfigError
     from texstudio.engine.presets import default_config
 
@@ -140,6 +145,9 @@ def config_from_args(args: argparse.Namespace):
         value = getattr(args, option)
         if value is not None:
             changes[field] = value
+    if args.auto_layout is not None:
+        changes["auto_layout"] = args.auto_layout
+    changes = with_hand_layout(changes)  # a pyramid asked for by hand is the one that runs
     if args.lr is not None:
         changes["learning_rate"] = args.lr
     elif changes.get("optimizer") == "adam":
@@ -162,7 +170,10 @@ def run(args: argparse.Namespace) -> int:
                           overwrite=args.overwrite)
     from texstudio.engine.generators import drive
 
-    next(steps)  # loads the images, builds the backbone and targets: bad input fails here, before the bar
+    # Loads the images, builds the backbone and targets: bad input fails here, before the bar.
+    first = next(steps)
+    if first.note and not args.quiet:
+        print(f"texstudio: {first.note}; --no-auto-layout turns this off", file=sys.stderr)
     if config.backbone == "vgg19" and not args.quiet:
         from texstudio.engine.weights import vgg19_weights_notice
 

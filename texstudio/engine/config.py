@@ -82,6 +82,11 @@ class SynthConfig:
     # checks that one layer of random filters cannot describe survive into the full-size
     # level, where the feature losses (all of --steps) add the detail.
     layout_steps: int = 0
+    # Decide the layout by the exemplar: when it repeats (engine/periodicity.py), run the
+    # "structured" split of these steps instead (4 levels, the coarse ones laid out from
+    # pixel patches, about the same time); otherwise run as set. Only for runs from noise
+    # with layout_steps 0. The sidecar's config is what actually ran, with this off.
+    auto_layout: bool = False
     # "lbfgs" (few, good steps) or "adam" (cheap steps, low memory).
     optimizer: str = "lbfgs"
     # L-BFGS keeps 2 x history image-sized vectors: bounded so large canvases fit.
@@ -142,6 +147,8 @@ class SynthConfig:
             raise ConfigError(f"pyramid_noise must be 0 to {MAX_PYRAMID_NOISE:g}, got {self.pyramid_noise!r}")
         if not isinstance(self.layout_steps, int) or not 0 <= self.layout_steps <= 5000:
             raise ConfigError(f"layout_steps must be 0 to 5000, got {self.layout_steps!r}")
+        if not isinstance(self.auto_layout, bool):
+            raise ConfigError(f"auto_layout must be true or false, got {self.auto_layout!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if not isinstance(self.lbfgs_history, int) or not 1 <= self.lbfgs_history <= 500:
@@ -200,3 +207,18 @@ class SynthConfig:
 def _is_number(value: Any) -> bool:
     """A real number, not a bool or a string that JSON or a settings file slipped in."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# Settings that choose the pyramid by hand: given without auto_layout, they turn it off.
+HAND_LAYOUT_FIELDS = ("pyramid_levels", "layout_steps")
+
+
+def with_hand_layout(changes: dict) -> dict:
+    """``changes`` to apply over defaults, with auto_layout off where they set the pyramid by hand.
+
+    Otherwise auto_layout would replace the levels asked for with its own 4 on a repeating
+    exemplar (the CLI's --pyramid, a batch file's settings entry).
+    """
+    if "auto_layout" not in changes and any(name in changes for name in HAND_LAYOUT_FIELDS):
+        return {**changes, "auto_layout": False}
+    return changes

@@ -13,13 +13,16 @@ stochastic ones ranked 3.50 against 7.12).
 
 The "structured" preset lays out the coarse levels from raw pixel patches first
 (docs/bakeoff_layout): by eye the first setting that keeps honeycomb cells and a checker
-board, but worse than the default by the metrics on all 40 photos, so it is not the default.
+board, but worse than the default by the metrics on all 40 photos and on grass. So the
+default turns it on only for an exemplar that repeats (auto_layout, engine/periodicity.py,
+docs/bakeoff_auto): cells, checks, rows and tiles get the layout, the rest the plain run.
 """
 
 from __future__ import annotations
 
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.devices import resolve_device
+from texstudio.engine.layout import structured_split
 
 # Evaluations for a 256x256 default run: about 2 minutes on a 2-core CPU (whole CLI runs
 # timed by scripts/make_readme_figure.py: 120 s on gravel, 125 to 149 s on tileable foam).
@@ -52,7 +55,7 @@ def default_config(width: int | None = None, height: int | None = None, device: 
         width=width, height=height, device=device,
         steps=GPU_STEPS if on_gpu(device) else CPU_STEPS,
         backbone=DEFAULT_BACKBONE, gram_weight=1.0, sw_weight=0.0, spectrum_weight=0.0, color_weight=1.0,
-        pyramid_levels=3, pyramid_noise=1.0,
+        pyramid_levels=3, pyramid_noise=1.0, auto_layout=True,
         exemplar_size=max(width, height),
     )
 
@@ -64,15 +67,15 @@ def structured_config(quality: SynthConfig) -> SynthConfig:
     The split is the one measured against the default in docs/bakeoff_layout: 60 layout steps
     per level and 25 full-size evaluations for the default's 90 (a little less CPU time).
     """
-    return quality.replace(pyramid_levels=4, layout_steps=max(1, quality.steps * 60 // 90),
-                           steps=max(1, quality.steps * 25 // 90))
+    return structured_split(quality.replace(auto_layout=False))
 
 
 def presets(width: int | None = None, height: int | None = None, device: str = "auto") -> dict[str, SynthConfig]:
     """Named starting points for the GUI: fast preview, quality (the default), structured, seamless tile."""
     quality = default_config(width, height, device)
     return {
-        "fast preview": quality.replace(steps=max(30, quality.steps // 5), pyramid_levels=2),
+        # Too few steps to share with layout levels: a preview is the plain run.
+        "fast preview": quality.replace(steps=max(30, quality.steps // 5), pyramid_levels=2, auto_layout=False),
         "quality": quality,
         "structured": structured_config(quality),
         "seamless tile": quality.replace(tileable=True),

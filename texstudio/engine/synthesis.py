@@ -22,7 +22,7 @@ from texstudio.engine.devices import resolve_device
 from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, is_out_of_memory
 from texstudio.engine.generators import drive
 from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, resize_longest_side
-from texstudio.engine.layout import PatchLayoutObjective, layout_optimizer
+from texstudio.engine.layout import PatchLayoutObjective, choose_layout, layout_optimizer
 from texstudio.engine.losses import (
     SpectrumConstraint, channel_means, correlation_shifts, flatten_positions, gram_matrix, random_directions,
     relative_squared_error, shifted_gram, sliced_wasserstein,
@@ -43,6 +43,7 @@ class StepRecord:
     target_grams: dict[str, np.ndarray] | None = None  # exemplar Grams, in each level's first record
     level: int = 0  # pyramid level, 0 = coarsest
     levels: int = 1
+    note: str = ""  # a line for the user about how the run was set up, in its first record only
 
 
 @dataclass
@@ -60,6 +61,8 @@ class SynthResult:
     loss_history: list[float] = field(default_factory=list)
     # metrics.quality_report against the exemplar, when the run was scored (synthesize_and_score).
     quality: dict[str, float] | None = None
+    # The exemplar's periodicity when auto_layout measured it (engine/periodicity.py).
+    periodicity: float | None = None
 
     def sidecar(self) -> dict:
         """Everything needed to reproduce this image, for the JSON written beside it."""
@@ -76,6 +79,7 @@ class SynthResult:
             "backbone": self.backbone,
             "final_losses": self.final_losses,
             **({"quality": self.quality} if self.quality is not None else {}),
+            **({"periodicity": round(self.periodicity, 4)} if self.periodicity is not None else {}),
         }
 
 
@@ -391,6 +395,9 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
     shrunk = resize_longest_side(exemplar, config.exemplar_size)
     check_exemplar_shape(shrunk, exemplar.shape[:2], config)
     exemplar = shrunk
+    choice = choose_layout(config, exemplar, from_noise=init is None and config.init == "noise",
+                           has_coarse_level=lambda split: len(pyramid_plan(split, exemplar.shape[:2])) > 1)
+    config = choice.config
     backbone = build_backbone(config.backbone, config.pooling, config.tileable, config.seed).to(device)
     if acceleration.channels_last(device):
         backbone = backbone.to(memory_format=torch.channels_last)
@@ -429,7 +436,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
             iteration=iteration, total_steps=total_steps, loss=float("nan"), losses={},
             elapsed=time.perf_counter() - started, preview=tensor_to_image(canvas),
             grams=objective.canvas_grams(canvas), target_grams=objective.target_gram_arrays(),
-            level=level, levels=len(plan),
+            level=level, levels=len(plan), note=choice.note if level == 0 else "",
         )
         terms: dict[str, torch.Tensor] = {}
         best = LevelBest()
@@ -460,7 +467,8 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
                     image=tensor_to_image(resize_canvas(back, config.height, config.width, config.tileable)),
                     config=config, iterations=back_iteration, stopped=True,
                     elapsed=time.perf_counter() - started, device=str(device),
-                    backbone=f"{backbone.name}: {backbone.weights_source}", loss_history=history)
+                    backbone=f"{backbone.name}: {backbone.weights_source}", loss_history=history,
+                    periodicity=choice.periodicity)
                 culprit = next((name for name, value in last_terms.items() if not np.isfinite(value)), "")
                 raise NumericalError(
                     f"the loss became {total} at iteration {iteration}{f' (in {culprit})' if culprit else ''}; "
@@ -498,7 +506,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
         image=tensor_to_image(canvas), config=config, iterations=iteration, stopped=stopped,
         elapsed=time.perf_counter() - started, device=str(device),
         backbone=f"{backbone.name}: {backbone.weights_source}",
-        final_losses=last_terms, loss_history=history,
+        final_losses=last_terms, loss_history=history, periodicity=choice.periodicity,
     )
 
 

@@ -329,6 +329,8 @@ class AppModel:
     def apply_record(self, record) -> None:
         """Take in one engine StepRecord (from the worker, on the GUI thread)."""
         iteration = self._iteration_offset + record.iteration
+        if record.note:  # e.g. auto_layout chose the structured split for this exemplar
+            self.post_notice(record.note[0].upper() + record.note[1:] + ".")
         if record.losses:  # a pyramid level's first record has no losses yet
             self.losses.append(iteration, record.loss, record.losses)
             self.losses_changed.emit()

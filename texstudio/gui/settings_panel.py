@@ -31,7 +31,7 @@ LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)"
           "spectrum_weight": "Fourier spectrum", "color_weight": "Colour", "corr_weight": "Shifted Grams (rows)",
           "sw_directions": "SW directions (0 = auto)", "pyramid_levels": "Pyramid levels",
           "pyramid_noise": "Pyramid detail noise", "layout_steps": "Patch layout steps (0 = off)",
-          "exemplar_size": "Exemplar max side (px, 0 = as is)"}
+          "exemplar_size": "Exemplar max side (px, 0 = as is)", "auto_layout": "Lay out repeating exemplars"}
 TIPS = {"corr_weight": "Gram matrices between features and their copies shifted by 1/16, 1/8 and 1/4 of the "
                        "image (Berger & Memisevic 2017), for rows and lattices; about a quarter more time per "
                        "step, and at 10 it evens out rows at some cost in colour",
@@ -41,10 +41,15 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
         "layout_steps": "Steps per pyramid level below full size that match the exemplar's raw 7x7 pixel "
                         "patches instead of the network's features: lays out cells, checks and rows the "
                         "features lose. The full-size level then gets all the steps. Needs 2 or more "
-                        "pyramid levels (4 recommended); 0 = off"}
+                        "pyramid levels (4 recommended); 0 = off",
+        "auto_layout": "When the exemplar repeats (cells, checks, rows, tiles: its autocorrelation peaks again "
+                       "beyond its centre), run it as the Structured preset would: 4 pyramid levels, the "
+                       "coarse ones laid out from pixel patches, in about the same time. Other exemplars "
+                       "run as set. Off when patch layout steps are set by hand or when continuing"}
 PRESET_TIPS = {"structured": "For cells, checks, tiles and roofs: 4 pyramid levels, the coarse ones laid out "
-                             "from the exemplar's raw pixel patches (worse than Quality on grass and fine "
-                             "stochastic textures). "}
+                             "from the exemplar's raw pixel patches, whatever the exemplar (worse than Quality "
+                             "on grass and fine stochastic textures). Quality does this by itself for an "
+                             "exemplar that repeats. "}
 # Fields with their own editors; any other field (added to the engine later) gets a
 # generic editor in "Advanced", so the panel never hides a setting.
 DEDICATED = {"width", "height", "steps", "seed", "backbone", "pooling", "layers", "layer_weights",

@@ -1,0 +1,72 @@
+"""Does an exemplar repeat? The test that turns the patch layout stage on by itself.
+
+The layout stage (engine/layout.py) keeps cells, checks, rows and tiles that the feature
+losses alone lose, but it costs busy stochastic textures (grass gets dark pits) and copies
+more (docs/bakeoff_layout). Those two kinds of photo differ in one thing a cheap measure
+sees: a repeating texture's autocorrelation rises again after its central lobe, at the
+period of its cells, while a stochastic one stays near zero. On the 40 shared photos
+(docs/bakeoff_auto) every structured one scores 0.42 (wicker) to 0.96 (bricks), every
+stochastic one 0.33 (clouds) or less; the only others above REPEATING are the scale-shaped
+stones (0.54) and the snake skin (0.46), both lattices of scales. Measured on the
+bake-off's exemplar halves instead, the weathered wood's diagonal cracks also score 0.58.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from texstudio.engine.losses import periodic_component
+
+# Measured at this size: small enough to cost a few milliseconds, large enough for a few periods.
+MEASURE_SIDE = 256
+# Shading and lighting gradients (a Gaussian high-pass of this fraction of the side) would
+# otherwise lift every lag near the centre, and a photo's slow fall-off hide its lattice.
+DETREND_FRACTION = 1 / 16
+# Lags beyond this share of the side overlap too little of the image to be trusted.
+MAX_LAG_FRACTION = 0.45
+# Repeating above, stochastic below: the structured photos' lowest score is 0.42, the
+# highest of the stochastic, natural and colourful ones but the scales' 0.34 (bark).
+REPEATING = 0.4
+
+
+def periodicity(image: np.ndarray) -> float:
+    """How strongly the texture repeats: the autocorrelation's highest peak beyond its central lobe.
+
+    ``image`` is (H, W, 3) in [0, 1]. 1 is a perfect repeat, 0 none. The central lobe ends where
+    the radially averaged autocorrelation first falls to zero; an image whose lobe never ends
+    (one smooth blob, or a constant) scores 0.
+    """
+    from texstudio.engine.imageio import resize_longest_side
+
+    grey = resize_longest_side(image, MEASURE_SIDE).mean(axis=2)
+    # The FFT sees the image as a tile: a photo's opposite edges rarely match, and the jump
+    # between them is a line the full height of the image that correlates with itself at
+    # every lag along it. Its periodic component (Moisan 2011) has no such jump.
+    grey = periodic_component(torch.from_numpy(np.ascontiguousarray(grey))[None, None])[0, 0].double().numpy()
+    height, width = grey.shape
+    spectrum = np.fft.fft2(grey)
+    fy, fx = np.fft.fftfreq(height)[:, None], np.fft.fftfreq(width)[None, :]
+    sigma = max(height, width) * DETREND_FRACTION
+    spectrum *= 1.0 - np.exp(-2.0 * (np.pi * sigma) ** 2 * (fx ** 2 + fy ** 2))  # removes the mean too
+    power = np.abs(spectrum) ** 2
+    if power.sum() <= 1e-12 * height * width:
+        return 0.0
+    # Circular autocorrelation (Wiener-Khinchin), 1 at lag 0, lag 0 moved to the centre.
+    correlation = np.fft.fftshift(np.fft.ifft2(power).real)
+    correlation /= correlation[height // 2, width // 2]
+    yy, xx = np.mgrid[:height, :width]
+    radius = np.hypot(yy - height // 2, xx - width // 2)
+    rings = radius.astype(int)
+    profile = np.bincount(rings.ravel(), correlation.ravel()) / np.bincount(rings.ravel())
+    reach = int(min(height, width) * MAX_LAG_FRACTION)
+    below = np.flatnonzero(profile[:reach] <= 0.0)
+    if below.size == 0:
+        return 0.0
+    beyond = (radius > below[0]) & (radius < reach)
+    return float(max(0.0, correlation[beyond].max())) if beyond.any() else 0.0
+
+
+def repeats(image: np.ndarray) -> bool:
+    """True for cells, checks, rows and tiles: the exemplars the layout stage is for."""
+    return periodicity(image) >= REPEATING
