@@ -179,6 +179,14 @@ def test_json_and_toml_job_files_give_the_product_of_their_axes(photos, tmp_path
     assert all(j.config.exemplar_size == max(j.config.width, j.config.height) for j in jobs)
 
 
+def test_a_settings_entry_that_sets_the_pyramid_turns_auto_layout_off(photos, tmp_path):
+    (tmp_path / "p.toml").write_text('exemplars = "photos/gravel.png"\n[[settings]]\nname = "auto"\n'
+                                     '[[settings]]\nname = "p2"\npyramid_levels = 2\n'
+                                     '[[settings]]\nname = "both"\npyramid_levels = 2\nauto_layout = true\n')
+    plan = plan_batch(tmp_path / "p.toml", tmp_path / "out", TINY.replace(auto_layout=True))
+    assert {j.settings_name: j.config.auto_layout for j in plan.jobs} == {"auto": True, "p2": False, "both": True}
+
+
 def test_variations_in_a_job_file_count_from_the_base_seed(photos, tmp_path):
     (tmp_path / "v.toml").write_text('exemplars = "photos/gravel.png"\nvariations = 3\n')
     plan = plan_batch(tmp_path / "v.toml", tmp_path / "out", TINY.replace(seed=10), variations=9)
