@@ -105,11 +105,14 @@ FULL_PHOTOS = ("gravel1-texturize.png", "foam-dtd-bubbly0139.png", "bricks-red-d
 def pyramid_fields(spec: str) -> dict:
     """``3`` -> 3 levels upsampled plainly; ``3n`` -> 3 levels with fresh detail noise at each
     (strength 1); ``3n0.5`` -> the same at strength 0.5; ``4nL60`` -> 4 levels with noise, the
-    3 below full size laid out by 60 patch-matching steps each (engine/layout.py)."""
-    spec, _, layout = str(spec).partition("L")
+    3 below full size laid out by 60 patch-matching steps each (engine/layout.py); ``3nA`` ->
+    ``3n`` with auto_layout, so an exemplar that repeats gets the structured split instead."""
+    spec = str(spec)
+    auto = spec.endswith("A")
+    spec, _, layout = spec.removesuffix("A").partition("L")
     levels, noisy, strength = spec.partition("n")
     noise = float(strength or 1.0) if noisy else 0.0
-    return dict(pyramid_levels=int(levels), pyramid_noise=noise, layout_steps=int(layout or 0))
+    return dict(pyramid_levels=int(levels), pyramid_noise=noise, layout_steps=int(layout or 0), auto_layout=auto)
 
 
 def methods(backbones, losses, pyramids):
