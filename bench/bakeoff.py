@@ -36,7 +36,8 @@ Later probes (shifted Grams, detail noise at 0.5 (a ``3n0.5`` pyramid sets the s
 have their commands in docs/bakeoff_probes/README.md; the 4-level pyramid's in docs/bakeoff_p4/README.md.
 A pyramid named ``4nL60`` lays out its 3 coarse levels with 60 raw-patch steps each
 (layout_steps, engine/layout.py): docs/bakeoff_layout/README.md. Give such methods --steps:
-the budget's timing (steps_for_budget) does not count layout steps.
+the budget's timing (steps_for_budget) does not count layout steps. A pyramid named ``3nA``
+is ``3n`` with auto_layout, the default since docs/bakeoff_auto/README.md (its commands there).
 
 The network trained in the app joins as ALIAS=MODEL_DIR, trained on the exemplar halves
 only (so the held-out halves stay unseen):
