@@ -52,7 +52,7 @@ def main(photo: Path, out: Path) -> int:
     # Gram matching with the default network on a small canvas: a quick run that fills every view.
     window.model.set_config(window.model.config.replace(
         layers=(), layer_weights=(), gram_weight=1.0, sw_weight=0.0,
-        spectrum_weight=0.0, pyramid_levels=1, exemplar_size=0, device="cpu"))
+        spectrum_weight=0.0, pyramid_levels=1, auto_layout=False, exemplar_size=0, device="cpu"))
 
     # Window shortcuts only fire in the active window; with no window manager, ask for it.
     window.activateWindow()

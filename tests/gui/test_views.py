@@ -94,6 +94,10 @@ def test_settings_panel_presets(qtbot, model):
     for name, on in (("quality", True), ("fast preview", False)):
         panel.preset_buttons[name].click()
         assert model.config.auto_layout is on and auto.isChecked() is on
+    panel.advanced["pyramid_levels"].setValue(2)  # levels set by hand are the ones that run
+    assert model.config.pyramid_levels == 2 and model.config.auto_layout is False and not auto.isChecked()
+    auto.setChecked(True)
+    assert model.config.auto_layout is True and model.config.pyramid_levels == 2
     auto.setChecked(False)
     assert model.config.auto_layout is False
 

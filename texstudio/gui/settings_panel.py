@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from texstudio.engine.config import MAX_SIDE, OPTIMIZERS, POOLINGS, SynthConfig
+from texstudio.engine.config import MAX_SIDE, OPTIMIZERS, POOLINGS, SynthConfig, with_hand_layout
 from texstudio.engine.devices import DEVICE_CHOICES, resolve_device
 from texstudio.engine.errors import TexstudioError
 from texstudio.engine.models import list_models
@@ -310,6 +310,9 @@ class SettingsPanel(QScrollArea):
     def _commit(self, **changes) -> None:
         if self._syncing:
             return
+        # Pyramid levels or layout steps set by hand are the ones that run, as on the CLI:
+        # auto layout would replace them on a repeating exemplar. Its checkbox unticks.
+        changes = with_hand_layout(changes)
         try:
             config = self.model.config.replace(**changes)
         except TexstudioError as exc:
