@@ -431,7 +431,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
                                        0.0 if layout else config.pyramid_noise,
                                        exemplar_tensor.std(dim=(2, 3), keepdim=True), level_noise)
         canvas = canvas.detach().requires_grad_(True)
-        optimizer = layout_optimizer(canvas) if layout else make_optimizer(config, canvas)
+        optimizer = layout_optimizer(canvas, level_steps) if layout else make_optimizer(config, canvas)
         yield StepRecord(
             iteration=iteration, total_steps=total_steps, loss=float("nan"), losses={},
             elapsed=time.perf_counter() - started, preview=tensor_to_image(canvas),
