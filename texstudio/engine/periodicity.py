@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from texstudio.engine.imageio import resize_longest_side
 from texstudio.engine.losses import periodic_component
 
 # Measured at this size: small enough to cost a few milliseconds, large enough for a few periods.
@@ -37,8 +38,6 @@ def periodicity(image: np.ndarray) -> float:
     the radially averaged autocorrelation first falls to zero; an image whose lobe never ends
     (one smooth blob, or a constant) scores 0.
     """
-    from texstudio.engine.imageio import resize_longest_side
-
     grey = resize_longest_side(image, MEASURE_SIDE).mean(axis=2)
     # The FFT sees the image as a tile: a photo's opposite edges rarely match, and the jump
     # between them is a line the full height of the image that correlates with itself at

@@ -374,7 +374,9 @@ def synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None
     ``exemplar`` and ``init`` are (H, W, 3) float arrays in [0, 1]. The generator's return
     value (``StopIteration.value``, or use ``run_synthesis``) is a SynthResult. With a
     pyramid, each level learns a canvas at a fraction of the size from a likewise shrunk
-    exemplar, and the next level starts from it upsampled.
+    exemplar, and the next level starts from it upsampled. With ``config.auto_layout`` an
+    exemplar that repeats is run with the structured split instead (layout.choose_layout);
+    the result's config is the one that ran.
 
     Running out of memory anywhere (targets, previews, steps) is a ResourceError with
     suggestions; a loss that stops being finite is a NumericalError carrying the run
