@@ -104,16 +104,17 @@ def test_a_run_on_a_repeating_exemplar_lays_it_out_and_its_sidecar_replays_it():
     assert "patch" in records[1].losses  # the first steps are layout steps
     assert result.periodicity >= REPEATING
     assert result.sidecar()["periodicity"] == pytest.approx(result.periodicity, abs=1e-4)
-    # The sidecar's settings are what ran: run again from them, the image is the same.
+    # The sidecar's settings are what ran: run again from them, the image is the same (up to
+    # float rounding: with 2 threads on a busy machine, reductions may sum in another order).
     again = run_synthesis(SynthConfig.from_dict(result.sidecar()["config"]), bricks(64))
-    assert np.array_equal(again.image, result.image) and again.periodicity is None
+    assert np.abs(again.image - result.image).max() < 1e-5 and again.periodicity is None
 
 
 def test_a_run_on_a_stochastic_exemplar_is_the_plain_run():
     exemplar = smooth_noise(64, 2)
     auto = run_synthesis(CONFIG, exemplar)
     plain = run_synthesis(CONFIG.replace(auto_layout=False), exemplar)
-    assert auto.config == plain.config and np.array_equal(auto.image, plain.image)
+    assert auto.config == plain.config and np.abs(auto.image - plain.image).max() < 1e-5
     assert auto.periodicity < REPEATING and "periodicity" not in plain.sidecar()
 
 
