@@ -65,7 +65,3 @@ def periodicity(image: np.ndarray) -> float:
     beyond = (radius > below[0]) & (radius < reach)
     return float(max(0.0, correlation[beyond].max())) if beyond.any() else 0.0
 
-
-def repeats(image: np.ndarray) -> bool:
-    """True for cells, checks, rows and tiles: the exemplars the layout stage is for."""
-    return periodicity(image) >= REPEATING
