@@ -1,7 +1,7 @@
 """The studio window running out of memory, in its own process: python oom_window.py RESULT.json HEADROOM.
 
 The address space is limited to what the process already maps plus HEADROOM bytes, a
-3000x3000 run is started (it cannot fit), then a tiny one: the window must report the
+3000x3000 run with the SW loss is started (it cannot fit), then a tiny one: the window must report the
 first with a suggestion and still finish the second. What happened goes to RESULT.json.
 """
 
@@ -37,7 +37,9 @@ def main(result_path: str, headroom: int) -> int:
     configure_pyqtgraph()
     tiny = SynthConfig(width=32, height=32, steps=3, layers=("relu1_1", "relu2_1"), gram_weight=1.0, sw_weight=0.0,
                        spectrum_weight=0.0, pyramid_levels=1, preview_every=1, device="cpu")
-    window = MainWindow(GuiSettings(config=tiny.replace(width=3000, height=3000, steps=2)))
+    # Gram statistics are gathered in tiles, in which 3000x3000 would fit (slowly); the SW
+    # feature loss still needs the whole maps (engine/tiling.py).
+    window = MainWindow(GuiSettings(config=tiny.replace(width=3000, height=3000, steps=2, sw_weight=1.0)))
     window.show()
     app.processEvents()
     report: dict = {}

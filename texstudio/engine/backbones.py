@@ -100,6 +100,11 @@ class Backbone(nn.Module):
     def forward(self, image: torch.Tensor, layers) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def geometry(self, layers) -> dict[str, tuple[int, int]] | None:
+        """Each layer's (receptive radius, stride) in image pixels, for tiled evaluation
+        (engine/tiling.py); None when this network's structure is not one it can work out."""
+        return None
+
 
 class SequentialBackbone(Backbone):
     """Stages run one after another (VGG-like); stops after the deepest wanted layer."""
@@ -120,6 +125,28 @@ class SequentialBackbone(Backbone):
             previous = name
             if name in wanted:
                 out[name] = x
+                if len(out) == len(wanted):
+                    break
+        return out
+
+    def geometry(self, layers) -> dict[str, tuple[int, int]] | None:
+        wanted = set(layers)
+        radius, stride = 0, 1
+        out: dict[str, tuple[int, int]] = {}
+        for name, stage in self.stages.items():
+            if isinstance(stage, nn.Conv2d):
+                k = stage.kernel_size[0]
+                if (stage.kernel_size != (k, k) or k % 2 == 0 or stage.padding != (k // 2, k // 2)
+                        or stage.stride != (1, 1) or stage.dilation != (1, 1)):
+                    return None
+                radius += (k // 2) * stride
+            elif isinstance(stage, Pool2x):
+                radius += stride  # a 2x2 window reaches one more input cell
+                stride *= 2
+            elif not isinstance(stage, (nn.ReLU, nn.BatchNorm2d, nn.Identity)):
+                return None  # not pointwise, or not known to be
+            if name in wanted:
+                out[name] = (radius, stride)
                 if len(out) == len(wanted):
                     break
         return out
@@ -229,6 +256,9 @@ class RandomMultiscale(Backbone):
             raise BackboneError(
                 f"{self.name} has no layer(s) {', '.join(unknown)}; it has {', '.join(self.layer_names)}"
             )
+
+    def geometry(self, layers) -> dict[str, tuple[int, int]] | None:
+        return {name: (self.stages[name.replace("relu", "conv")].kernel_size[0] // 2, 1) for name in layers}
 
     def forward(self, image: torch.Tensor, layers) -> dict[str, torch.Tensor]:
         self.check_layers(layers)

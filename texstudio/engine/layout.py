@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from texstudio.engine.config import SynthConfig
-from texstudio.engine.losses import random_directions, sample_patches, sliced_wasserstein
+from texstudio.engine.losses import backward_sum, random_directions, sample_patches, sliced_wasserstein
 from texstudio.engine.periodicity import REPEATING, periodicity
 
 LAYOUT_PATCH = 7  # px; as in the paper, and the size the quality report's patch distance uses
@@ -50,6 +50,10 @@ class PatchLayoutObjective:
                   sample_patches(self.exemplar, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator))
         directions = random_directions(ours.shape[0], LAYOUT_DIRECTIONS, self.generator).to(canvas.device)
         return {"patch": sliced_wasserstein(ours, theirs, directions)}
+
+    def loss_and_grad(self, canvas: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The terms (no graph), with their gradient added to ``canvas.grad``."""
+        return backward_sum(self(canvas))
 
     def canvas_grams(self, canvas: torch.Tensor) -> dict[str, np.ndarray] | None:
         return None  # no features here: the Gram view waits for the full-size level

@@ -59,6 +59,12 @@ def channel_means(features: torch.Tensor) -> torch.Tensor:
     return features.float().mean(dim=(2, 3))
 
 
+def backward_sum(terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Back-propagate the sum of loss terms; the terms, detached."""
+    torch.stack(list(terms.values())).sum().backward()
+    return {k: v.detach() for k, v in terms.items()}
+
+
 def relative_squared_error(current: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """||current - target||^2 / ||target||^2: scale-free, so each layer counts alike."""
     return (current - target).pow(2).sum() / (target.pow(2).sum() + EPS)
