@@ -49,3 +49,34 @@ def test_quality_report_has_every_metric():
     texture = make_texture(64)
     report = quality_report(texture, texture, tileable=True)
     assert set(report) == {"color_distance", "spectrum_distance", "patch_distance", "copy_fraction", "seam_score"}
+
+
+def test_copy_search_on_large_images_samples_the_output_and_still_finds_copies(monkeypatch):
+    from texstudio.engine import metrics
+
+    exemplar = make_texture(320, seed=8)[:, :160]
+    collage = np.concatenate([exemplar, make_texture(320, seed=11)[:, :160]], axis=1)  # left half copied
+    ours = ((320 - 16) // 8 + 1) ** 2  # 1,521 output patches, every 8 px
+    theirs = ((320 - 16) // 2 + 1) * ((160 - 16) // 2 + 1)  # 11,169 exemplar patches, every 2 px
+    whole = copy_fraction(collage, exemplar)
+    assert 0.4 < whole < 0.7  # 0.60: some of the other texture's smooth patches match too
+    monkeypatch.setattr(metrics, "COPY_MAX_PAIRS", ours * theirs - 1)  # sample 1,520 of them
+    assert copy_fraction(collage, exemplar) != whole  # measured 0.5993 against 0.5996
+    assert abs(copy_fraction(collage, exemplar) - whole) < 0.05
+    monkeypatch.setattr(metrics, "COPY_MAX_PAIRS", 1)  # never fewer than 1,024 patches
+    assert abs(copy_fraction(collage, exemplar) - whole) < 0.05
+    # Twice the exemplar: all but the patches across the join (1 column in 39) are copies.
+    assert copy_fraction(np.concatenate([exemplar, exemplar], axis=1), exemplar) > 0.95
+
+
+def test_colour_distance_on_large_images_compares_a_sample(monkeypatch):
+    from texstudio.engine import metrics
+
+    texture = make_texture(128, seed=7)
+    exemplar, reference = texture[:, :64], texture[:, 64:]
+    tinted = np.clip(reference + np.array([0.2, 0.0, -0.1], np.float32), 0, 1)
+    whole = color_distance(tinted, exemplar)
+    monkeypatch.setattr(metrics, "COLOR_MAX_PIXELS", 2048)  # of 8192 pixels
+    sampled = color_distance(tinted, exemplar)
+    assert sampled != whole and abs(sampled - whole) < 0.1 * whole
+    assert color_distance(tinted, exemplar) > 3 * color_distance(reference, exemplar)
