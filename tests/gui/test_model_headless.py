@@ -68,6 +68,19 @@ def test_layer_catalog_and_memory_estimate():
     assert 0 < small < large
 
 
+def test_memory_estimate_knows_large_canvases_are_tiled():
+    from texstudio.engine.presets import default_config
+
+    config = default_config(2048, 2048, device="cpu").replace(pyramid_levels=1)
+    tiled = estimate_memory_bytes(config, (2048, 2048))
+    whole = estimate_memory_bytes(config.replace(sw_weight=1.0), (2048, 2048))  # SW needs whole maps
+    assert tiled < whole / 3  # measured 2.2 GiB against 14.5 (bench/tiling.py)
+    assert 12 << 30 < whole < 17 << 30
+    # With a pyramid, the 1024 px level is evaluated whole and sets the peak (4.3 GiB measured).
+    pyramid = estimate_memory_bytes(config.replace(pyramid_levels=3), (2048, 2048))
+    assert pyramid > tiled and 3 << 30 < pyramid < 6 << 30
+
+
 def test_settings_round_trip_and_missing_file(tmp_path):
     settings, notice = load_settings()
     assert notice is None and isinstance(settings, GuiSettings)

@@ -23,6 +23,7 @@ from texstudio.engine.models import describe_model, is_model_dir
 from texstudio.engine.presets import default_config
 from texstudio.engine.presets import presets as engine_presets
 from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, load_image, resize_longest_side
+from texstudio.engine.tiling import TILE_ABOVE_PIXELS, TILE_SIDE
 from texstudio.gui.events import Event
 
 MAX_RECENT = 10
@@ -63,14 +64,18 @@ def layer_catalog(backbone: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def estimate_memory_bytes(config: SynthConfig, exemplar_shape: tuple[int, int] | None) -> int:
-    """A rough upper estimate of the working memory of one run, for the exemplar panel.
+    """A rough estimate of the working memory of one run, for the exemplar panel.
 
-    Counts activations kept for the backward pass (twice: values and gradients) down to
-    the deepest layer used, for canvas and exemplar, plus the L-BFGS history.
+    Counts the activations kept for the backward pass down to the deepest layer used, for
+    the larger of canvas and exemplar (the exemplar's are freed once its statistics are
+    taken), plus the L-BFGS history, at the pyramid level that needs most. Images over
+    TILE_ABOVE_PIXELS hold one tile's activations at a time (engine/tiling.py) unless a
+    loss needs whole maps, so with a pyramid the largest level evaluated whole can be the
+    one that sets the peak. Against the peaks measured by bench/tiling.py (default
+    settings, one level): 3.5 GiB for 4.2 at 1024 px, 14 for 14.5 at 2048 whole, 3 for
+    2.2 tiled (plus a history not yet full); torch itself adds about half a GiB.
     """
     layers = config.layers or layer_catalog(config.backbone)[1]
-    canvas = config.width * config.height
-    pixels = canvas + (exemplar_shape[0] * exemplar_shape[1] if exemplar_shape else 0)
     if config.backbone == "random-multiscale":
         floats_per_pixel = 2 * 64 * len(layers)
     else:
@@ -80,9 +85,21 @@ def estimate_memory_bytes(config: SynthConfig, exemplar_shape: tuple[int, int] |
         for block in range(deepest):
             # conv and relu outputs of every convolution, at this block's resolution.
             floats_per_pixel += 2 * VGG19_BLOCKS[block] * channels[block] / 4 ** block
-    activations = pixels * floats_per_pixel * 4 * 2
-    history = 2 * config.lbfgs_history * canvas * 3 * 4 if config.optimizer == "lbfgs" else 2 * canvas * 3 * 4
-    return int(activations + history + canvas * 3 * 4 * 4)
+    tiles = not (config.sw_weight or config.corr_weight)
+
+    def held(pixels: float) -> float:  # pixels whose activations are in memory at once
+        # A tile and its margin (a few dozen pixels on each side).
+        return min(pixels, (TILE_SIDE + 64) ** 2) if tiles and pixels > TILE_ABOVE_PIXELS else pixels
+
+    exemplar = exemplar_shape[0] * exemplar_shape[1] if exemplar_shape else 0
+    peak = 0.0
+    for level in range(max(1, config.pyramid_levels)):
+        shrink = 4 ** level
+        canvas = config.width * config.height / shrink
+        activations = max(held(canvas), held(exemplar / shrink)) * floats_per_pixel * 4
+        history = 2 * config.lbfgs_history * canvas * 3 * 4 if config.optimizer == "lbfgs" else 2 * canvas * 3 * 4
+        peak = max(peak, activations + history + canvas * 3 * 4 * 4)
+    return int(peak)
 
 
 class RunState(enum.Enum):
