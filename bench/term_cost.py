@@ -56,7 +56,7 @@ def seconds_per_layout_step(size: int, steps: int = 6) -> float:
     import torch
 
     from texstudio.engine.layout import PatchLayoutObjective, layout_optimizer
-    from texstudio.engine.synthesis import image_to_tensor
+    from texstudio.engine.canvas import image_to_tensor
 
     exemplar = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
     objective = PatchLayoutObjective(image_to_tensor(exemplar, torch.device("cpu")), seed=0, level=0, torus=False)

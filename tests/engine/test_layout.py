@@ -10,7 +10,8 @@ from texstudio.engine.errors import ConfigError
 from texstudio.engine.layout import PatchLayoutObjective, layout_optimizer
 from texstudio.engine.losses import sample_patches
 from texstudio.engine.metrics import patch_distance
-from texstudio.engine.synthesis import image_to_tensor, pyramid_plan, run_synthesis
+from texstudio.engine.canvas import image_to_tensor
+from texstudio.engine.synthesis import pyramid_plan, run_synthesis
 
 from ..conftest import make_texture
 

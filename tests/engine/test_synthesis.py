@@ -86,7 +86,9 @@ def test_init_from_an_image_starts_there():
 
 def test_random_multiscale_backbone_synthesizes():
     result = run_synthesis(TINY.replace(backbone="random-multiscale", layers=(), steps=10), make_texture(48))
-    assert result.loss_history[-1] < result.loss_history[0]
+    # The result's loss, not the last step's: on one thread L-BFGS leaps at step 5 here and
+    # is still climbing down at step 10, and the level hands on its best canvas (LevelBest).
+    assert sum(result.final_losses.values()) < 0.9 * result.loss_history[0]
     assert result.backbone.startswith("random-multiscale")
 
 
@@ -194,7 +196,7 @@ def test_pyramid_stopped_on_a_coarse_level_still_returns_the_full_size():
 
 
 def test_tileable_pyramid_upsampling_keeps_the_torus():
-    from texstudio.engine.synthesis import resize_canvas
+    from texstudio.engine.canvas import resize_canvas
     import torch
 
     y, x = np.mgrid[0:16, 0:16] / 16
@@ -208,7 +210,7 @@ def test_pyramid_noise_adds_only_the_band_the_finer_level_owns(torus):
     import torch
     import torch.nn.functional as F
 
-    from texstudio.engine.synthesis import next_level_canvas, resize_canvas
+    from texstudio.engine.canvas import next_level_canvas, resize_canvas
 
     coarse = 0.5 + 0.1 * torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     spread = torch.full((1, 3, 1, 1), 0.1)
@@ -252,7 +254,8 @@ def test_a_run_never_ends_on_a_canvas_worse_than_the_best_it_saw():
     import torch
 
     from texstudio.engine.backbones import build_backbone
-    from texstudio.engine.synthesis import TextureObjective, image_to_tensor
+    from texstudio.engine.canvas import image_to_tensor
+    from texstudio.engine.objective import TextureObjective
 
     # With this seed L-BFGS leaps at its fourth step (a loss of 95 after 0.95) and its
     # fifth does not recover (32): stopped after five, the result must be the best canvas,

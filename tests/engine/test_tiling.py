@@ -12,7 +12,9 @@ from texstudio.engine import tiling
 from texstudio.engine.backbones import SequentialBackbone, build_backbone
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.models import TrainedBackbone
-from texstudio.engine.synthesis import TextureObjective, image_to_tensor, run_synthesis
+from texstudio.engine.canvas import image_to_tensor
+from texstudio.engine.objective import TextureObjective
+from texstudio.engine.synthesis import run_synthesis
 from texstudio.engine.tiling import spans
 from texstudio.engine.trainable import build_network
 
@@ -140,7 +142,7 @@ def test_a_tiled_run_learns_the_same_image(monkeypatch):
     exemplar = make_texture(64)
     whole = run_synthesis(config, exemplar)
     monkeypatch.setattr(tiling, "TILE_ABOVE_PIXELS", 16 * 16)
-    monkeypatch.setattr("texstudio.engine.synthesis.TILE_SIDE", 24)
+    monkeypatch.setattr("texstudio.engine.objective.TILE_SIDE", 24)
     records = []
     tiled = run_synthesis(config, exemplar, on_step=records.append)
     assert records[-1].grams is not None  # the Gram view is fed from the tiles

@@ -59,7 +59,7 @@ def _init_tensor_is_contiguous() -> bool:
     import numpy as np
     import torch
 
-    from texstudio.engine.synthesis import image_to_tensor
+    from texstudio.engine.canvas import image_to_tensor
 
     return image_to_tensor(np.zeros((4, 4, 3), np.float32), torch.device("cpu")).is_contiguous()
 

@@ -13,7 +13,7 @@ import torch
 from texstudio.engine.backbones import Backbone, build_backbone
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.devices import resolve_device
-from texstudio.engine.synthesis import image_to_tensor
+from texstudio.engine.canvas import image_to_tensor
 
 
 def backbone_for(config: SynthConfig) -> Backbone:

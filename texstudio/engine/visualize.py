@@ -18,7 +18,7 @@ import torch
 from texstudio.engine.backbones import Backbone
 from texstudio.engine.cancel import StopToken
 from texstudio.engine.errors import ConfigError
-from texstudio.engine.synthesis import tensor_to_image
+from texstudio.engine.canvas import tensor_to_image
 
 
 @dataclass
