@@ -38,6 +38,10 @@ def isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TEXSTUDIO_WEIGHTS_DIR", str(base / "repo-weights"))
     # The local test HTTP server must never be reached through a proxy.
     monkeypatch.setenv("no_proxy", "*")
+    # fp32 everywhere unless a test asks for bf16: the suite checks exact arithmetic (tiled
+    # against whole, replays bit for bit) and must mean the same on CPUs with and without
+    # bf16 instructions (acceleration.cpu_has_bf16). test_acceleration covers bf16.
+    monkeypatch.setenv("TEXSTUDIO_BF16", "0")
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """Memory layout and reduced precision change speed, not results (bench/speed.py measures speed)."""
 
+import subprocess
+import sys
+
 import numpy as np
 import torch
 
@@ -41,6 +44,21 @@ def test_bf16_autocast_runs_with_fp32_losses_and_lowers_the_loss(monkeypatch):
     result = run_synthesis(TINY.replace(steps=8, optimizer="adam", learning_rate=0.05), make_texture(48))
     assert np.isfinite(result.loss_history).all()
     assert result.loss_history[-1] < result.loss_history[0]
+    assert result.sidecar()["precision"] == "bf16"
+    monkeypatch.setenv("TEXSTUDIO_BF16", "0")
+    assert run_synthesis(TINY.replace(steps=1), make_texture(48)).sidecar()["precision"] == "fp32"
+
+
+def test_the_cpu_precision_is_the_same_in_every_process(monkeypatch):
+    """The default choice is read off the CPU: a timed self-test used to flip between processes."""
+    monkeypatch.delenv("TEXSTUDIO_BF16")
+    probe = ("import torch; from texstudio.engine import acceleration; "
+             "print(acceleration.precision(torch.device('cpu')))")
+    answers = {subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+               for _ in range(3)}
+    assert len(answers) == 1
+    expected = "bf16" if acceleration.cpu_has_bf16() else "fp32"
+    assert answers == {expected}
 
 
 def test_scored_runs_carry_the_quality_report_into_the_sidecar():

@@ -109,6 +109,26 @@ def test_tiled_terms_and_gradient_equal_the_whole_canvas(name, torus, height, wi
         torch.testing.assert_close(split.target_grams[layer], plain.target_grams[layer], rtol=1e-4, atol=1e-6)
 
 
+def test_tiles_agree_with_the_whole_canvas_under_bf16_autocast(monkeypatch):
+    """On a CPU with bf16 instructions the default runs the backbone in bf16: the tiles must
+    still give the whole canvas's terms and gradient, to bf16 rounding."""
+    monkeypatch.setenv("TEXSTUDIO_BF16", "1")
+    backbone = build_backbone("random-multiscale")
+    config = SynthConfig(width=90, height=70, backbone="random-multiscale", color_weight=1.0)
+    exemplar = image_to_tensor(make_texture(80), CPU)
+    results = []
+    for tile_side in (0, 24):
+        objective = TextureObjective(config, backbone, exemplar, 70, 90, tile=tile_side)
+        assert objective.bf16
+        canvas = torch.rand(1, 3, 70, 90, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
+        terms = objective.loss_and_grad(canvas)
+        results.append((terms, canvas.grad.clone()))
+    (whole, whole_grad), (tiled, tiled_grad) = results
+    for key in whole:
+        assert float(tiled[key]) == pytest.approx(float(whole[key]), rel=1e-2)
+    assert float((tiled_grad - whole_grad).abs().max()) <= 2e-2 * float(whole_grad.abs().max())
+
+
 def test_losses_that_need_whole_maps_are_not_tiled():
     exemplar = image_to_tensor(make_texture(64), CPU)
     backbone = build_backbone("random-multiscale")

@@ -60,6 +60,8 @@ class SynthResult:
     quality: dict[str, float] | None = None
     # The exemplar's periodicity when auto_layout measured it (engine/periodicity.py).
     periodicity: float | None = None
+    # What the backbone ran in ("bf16" autocast or "fp32"): a replay in the other gives another image.
+    precision: str = "fp32"
 
     def sidecar(self) -> dict:
         """Everything needed to reproduce this image, for the JSON written beside it."""
@@ -73,6 +75,7 @@ class SynthResult:
             "stopped_early": self.stopped,
             "elapsed_s": round(self.elapsed, 3),
             "device": self.device,
+            "precision": self.precision,
             "backbone": self.backbone,
             "final_losses": self.final_losses,
             **({"quality": self.quality} if self.quality is not None else {}),
@@ -268,7 +271,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
                 result = SynthResult(
                     image=tensor_to_image(resize_canvas(back, config.height, config.width, config.tileable)),
                     config=config, iterations=back_iteration, stopped=True,
-                    elapsed=time.perf_counter() - started, device=str(device),
+                    elapsed=time.perf_counter() - started, device=str(device), precision=acceleration.precision(device),
                     backbone=f"{backbone.name}: {backbone.weights_source}", loss_history=history,
                     periodicity=choice.periodicity)
                 culprit = next((name for name, value in last_terms.items() if not np.isfinite(value)), "")
@@ -306,7 +309,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
 
     return SynthResult(
         image=tensor_to_image(canvas), config=config, iterations=iteration, stopped=stopped,
-        elapsed=time.perf_counter() - started, device=str(device),
+        elapsed=time.perf_counter() - started, device=str(device), precision=acceleration.precision(device),
         backbone=f"{backbone.name}: {backbone.weights_source}",
         final_losses=last_terms, loss_history=history, periodicity=choice.periodicity,
     )
