@@ -165,15 +165,18 @@ def main() -> int:
         print(json.dumps(result))
         return 0
 
-    import torch
-
     import os
     import platform
+
+    import torch
+
+    from texstudio.engine import acceleration
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
     results: dict = {"machine": f"{cpu}, {len(os.sched_getaffinity(0))} core(s) available, "
-                                f"{torch.get_num_threads()} torch threads, torch {torch.__version__}",
+                                f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+                                f"our backbone in {acceleration.precision(torch.device('cpu'))}",
                      "per_iteration": [],
                      "growth": [], "quality": {}}
     steps_for = {256: 8, 512: 5, 1024: 3, 2048: 2}

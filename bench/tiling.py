@@ -11,6 +11,8 @@ tiled run go one after the other, and their ratio is what to compare.
 
 L-BFGS's history fills over its first 20 steps, which a short run does not reach: the
 table adds what the full history would hold (2 x 20 canvas-sized vectors), computed.
+Each row records the backbone's precision (engine/acceleration.py: bf16 on CPUs with
+bf16 instructions); set TEXSTUDIO_BF16=0 or 1 to measure either.
 Writes NAME.json and NAME.md into --out.
 """
 
@@ -48,7 +50,9 @@ def exemplar_array(size: int) -> np.ndarray:
 
 
 def child(mode: str, size: int, steps: int) -> dict:
-    from texstudio.engine import tiling
+    import torch
+
+    from texstudio.engine import acceleration, tiling
     from texstudio.engine.presets import default_config
     from texstudio.engine.synthesis import synthesize
 
@@ -67,7 +71,8 @@ def child(mode: str, size: int, steps: int) -> dict:
         last = now
     return {"s_per_step": statistics.median(times[1:] or times), "setup_s": setup,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "lbfgs_full_history_mib": 2 * config.lbfgs_history * 3 * size * size * 4 / 2**20, "steps": steps}
+            "lbfgs_full_history_mib": 2 * config.lbfgs_history * 3 * size * size * 4 / 2**20, "steps": steps,
+            "precision": acceleration.precision(torch.device("cpu"))}
 
 
 def run_child(mode: str, size: int) -> dict:
@@ -113,13 +118,14 @@ def main() -> int:
 
 def markdown(results: dict) -> str:
     lines = [f"Machine: {results['machine']}.", "",
-             "| size | evaluation | s/step | set-up s | peak RSS MiB | + full L-BFGS history MiB |",
-             "|---|---|---|---|---|---|"]
+             "| size | evaluation | precision | s/step | set-up s | peak RSS MiB | + full L-BFGS history MiB |",
+             "|---|---|---|---|---|---|---|"]
     for row in results["rows"]:
         if "error" in row:
-            lines.append(f"| {row['size']} | {row['mode']} | failed: {row['error']} | | | |")
+            lines.append(f"| {row['size']} | {row['mode']} | | failed: {row['error']} | | | |")
         else:
-            lines.append(f"| {row['size']} | {row['mode']} | {row['s_per_step']:.1f} | {row['setup_s']:.1f} "
+            lines.append(f"| {row['size']} | {row['mode']} | {row.get('precision', 'not recorded')} "
+                         f"| {row['s_per_step']:.1f} | {row['setup_s']:.1f} "
                          f"| {row['peak_rss_mib']:.0f} | {row['lbfgs_full_history_mib']:.0f} |")
     by_size: dict[int, dict] = {}
     for row in results["rows"]:
