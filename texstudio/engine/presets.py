@@ -25,7 +25,8 @@ from texstudio.engine.devices import resolve_device
 from texstudio.engine.layout import structured_split
 
 # Evaluations for a 256x256 default run: about 2 minutes on a 2-core CPU (whole CLI runs
-# timed by scripts/make_readme_figure.py: 120 s on gravel, 125 to 149 s on tileable foam).
+# timed by scripts/make_readme_figure.py: 120 s on gravel, 125 to 149 s on tileable foam, in
+# fp32; 73 to 85 s on gravel where the CPU has bf16 instructions, README "Texture quality").
 CPU_STEPS = 180
 # A GPU spends the same wall time on a larger canvas and more evaluations.
 GPU_STEPS = 600
