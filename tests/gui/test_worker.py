@@ -35,7 +35,6 @@ def test_start_runs_to_the_end_and_fills_the_model(qtbot, model, controller):
     assert not running_threads()
 
 
-
 def test_finished_runs_are_let_go(qtbot, model, controller):
     """Each run's Task (its QThread, worker and the closure over config and exemplar) is
     deleted once the next run starts: a long session must not keep every run it made."""
@@ -50,6 +49,7 @@ def test_finished_runs_are_let_go(qtbot, model, controller):
     gc.collect()
     alive = [task for task in list(worker._tasks) if task.name == "start"]
     assert alive == [controller.task]
+
 
 def test_pause_holds_the_loop_and_resume_and_stop_work(qtbot, model, controller):
     model.set_config(TINY.replace(steps=10_000))
