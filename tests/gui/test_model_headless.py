@@ -13,6 +13,7 @@ from tests.conftest import make_texture
 from tests.gui.conftest import TINY
 from texstudio.engine.cancel import StopToken
 from texstudio.engine.errors import OutputExistsError
+from texstudio.engine.presets import default_config
 from texstudio.engine.features import backbone_for, feature_maps, mosaic, mosaic_cell, normalize_channels
 from texstudio.engine.synthesis import run_synthesis
 from texstudio.engine.visualize import visualize_channel
@@ -110,6 +111,18 @@ def test_settings_from_another_version_keep_known_fields():
     path.write_text(json.dumps({"config": {**TINY.to_dict(), "a_future_field": 3}}))
     settings, notice = load_settings()
     assert notice is None and settings.config == TINY
+
+
+@pytest.mark.parametrize("pyramid, expected", [({}, True), ({"pyramid_levels": 5}, False), ({"layout_steps": 40}, False)])
+def test_settings_written_before_auto_layout_get_the_default_unless_the_pyramid_was_set_by_hand(pyramid, expected):
+    old = {k: v for k, v in default_config().to_dict().items() if k != "auto_layout"}
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"config": {**old, **pyramid}, "version": 1}))
+    settings, notice = load_settings()
+    assert notice is None and settings.config.auto_layout is expected
+    path.write_text(json.dumps({"config": {**old, "auto_layout": False}, "version": 1}))
+    assert load_settings()[0].config.auto_layout is False  # a file that says off stays off
 
 
 def test_export_writes_tile_sheet_and_sidecar_and_refuses_to_overwrite(tmp_path):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from texstudio.engine.config import SynthConfig
+from texstudio.engine.config import HAND_LAYOUT_FIELDS, SynthConfig
 from texstudio.engine.errors import ConfigError
 from texstudio.engine.presets import default_config
 from texstudio.gui.model import MAX_RECENT
@@ -77,7 +77,7 @@ def _from_dict(data: dict[str, Any]) -> GuiSettings:
     # Settings from an older or newer texstudio may name fields this one lacks: drop them
     # rather than losing every other setting.
     known = {f.name for f in dataclasses.fields(SynthConfig)}
-    config = SynthConfig.from_dict({k: v for k, v in config_data.items() if k in known})
+    config = SynthConfig.from_dict(_with_auto_layout({k: v for k, v in config_data.items() if k in known}))
     region = data.get("exemplar_region")
     if region is not None and (not isinstance(region, list) or len(region) != 4
                                or not all(isinstance(v, int) for v in region)):
@@ -100,6 +100,20 @@ def _from_dict(data: dict[str, Any]) -> GuiSettings:
         window_geometry=_text_or_none(data.get("window_geometry")),
         window_state=_text_or_none(data.get("window_state")),
     )
+
+
+def _with_auto_layout(saved: dict[str, Any]) -> dict[str, Any]:
+    """A config written before ``auto_layout`` existed gets the default's, not SynthConfig's off.
+
+    Otherwise everyone who had used the studio before would keep losing the cells, rows and
+    checks of repeating exemplars that a first-time user gets. A pyramid set by hand keeps
+    it off, as on the command line (config.with_hand_layout): auto layout would replace it.
+    """
+    if "auto_layout" in saved:
+        return saved
+    defaults = default_config()
+    by_hand = any(name in saved and saved[name] != getattr(defaults, name) for name in HAND_LAYOUT_FIELDS)
+    return {**saved, "auto_layout": defaults.auto_layout and not by_hand}
 
 
 # What the export dialog remembers, and the values it can show.
