@@ -1,5 +1,6 @@
 """Memory layout and reduced precision change speed, not results (bench/speed.py measures speed)."""
 
+import os
 import subprocess
 import sys
 
@@ -59,6 +60,18 @@ def test_the_cpu_precision_is_the_same_in_every_process(monkeypatch):
     assert len(answers) == 1
     expected = "bf16" if acceleration.cpu_has_bf16() else "fp32"
     assert answers == {expected}
+
+
+def test_the_sidecar_records_the_cpu_threads_a_replay_needs():
+    """Another thread count changes oneDNN's sums and so the image: the sidecar says which ran."""
+    assert run_synthesis(TINY.replace(steps=1), make_texture(48)).sidecar()["threads"] == torch.get_num_threads()
+    probe = ("from tests.conftest import make_texture; from tests.engine.test_acceleration import TINY; "
+             "from texstudio.engine.synthesis import run_synthesis; "
+             "print(run_synthesis(TINY.replace(steps=1), make_texture(48)).sidecar()['threads'])")
+    for threads in ("1", "2"):
+        env = {**os.environ, "OMP_NUM_THREADS": threads}
+        ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+        assert ran.stdout.strip() == threads
 
 
 def test_scored_runs_carry_the_quality_report_into_the_sidecar():

@@ -62,6 +62,9 @@ class SynthResult:
     periodicity: float | None = None
     # What the backbone ran in ("bf16" autocast or "fp32"): a replay in the other gives another image.
     precision: str = "fp32"
+    # torch's CPU threads: oneDNN splits its sums by thread, so on a CPU another count gives
+    # another image from the same seed (measured: 1 and 2 threads differ after 20 steps).
+    threads: int = field(default_factory=torch.get_num_threads)
 
     def sidecar(self) -> dict:
         """Everything needed to reproduce this image, for the JSON written beside it."""
@@ -76,6 +79,7 @@ class SynthResult:
             "elapsed_s": round(self.elapsed, 3),
             "device": self.device,
             "precision": self.precision,
+            "threads": self.threads,
             "backbone": self.backbone,
             "final_losses": self.final_losses,
             **({"quality": self.quality} if self.quality is not None else {}),
