@@ -10,15 +10,17 @@ crops of one photo are not identical either). Writes results.md (the table, whol
 wall times) and sheet.png (exemplar | output | output tiled 2x2 | held-out crop) to --out,
 and the outputs themselves to OUT/outputs (not in git; --reuse scores them again).
 
-The photos in docs/heldout are the three texture photos that ship inside scikit-image's
-wheel (brick, grass, gravel; grayscale, 512x512): neither in this repository nor in
-../shared/textures, and at hand without any download beyond the package registry:
+The photos in docs/heldout ship inside scikit-image's wheel: neither in this repository nor
+in ../shared/textures, and at hand without any download beyond the package registry. Brick,
+grass and gravel are greyscale texture photos (512x512); ihc (a stained tissue section,
+512x512) and hubble_deep_field (galaxies, 1000x872) are in colour, so the colour distance
+and the colours by eye are tested too:
 
     pip download scikit-image==0.26.0 --no-deps -d /tmp/sk
     unzip -j /tmp/sk/scikit_image-*.whl skimage/data/brick.png skimage/data/grass.png \
-        skimage/data/gravel.png -d /tmp/heldout
-    .venv/bin/python scripts/heldout_check.py /tmp/heldout/{brick,grass,gravel}.png \
-        --tileable /tmp/heldout/brick.png --out docs/heldout
+        skimage/data/gravel.png skimage/data/ihc.png skimage/data/hubble_deep_field.jpg -d /tmp/heldout
+    .venv/bin/python scripts/heldout_check.py /tmp/heldout/{brick,grass,gravel,ihc}.png \
+        /tmp/heldout/hubble_deep_field.jpg --tileable /tmp/heldout/brick.png --out docs/heldout
 """
 
 from __future__ import annotations
