@@ -13,7 +13,8 @@ size, the result. Scores are the bake-off's, against the held-out right half.
     $L --tag noise0 --set '{"pyramid_noise": 0.0}'      # I = 1
     .venv/bin/python bench/levels.py --out /tmp/lv --sheet noise1,noise0
 
-``--set`` changes the default's fields before auto layout decides (its split keeps them).
+``--set`` changes the default's fields before auto layout decides (its split keeps them);
+the seed is 0 unless it names one (give each seed its own --tag).
 Rows go to OUT/rows/ (not committed), results to OUT/results-TAG-SHARD.json, the sheet
 to OUT/levels.jpg: for every photo, one row per tag.
 """
@@ -60,8 +61,8 @@ def run_photo(path: Path, changes: dict, exemplar_size: int) -> tuple[np.ndarray
     exemplar, reference = split_photo(path, SIZE)
     # exemplar_size 0, as in the bake-off, keeps the half's scale. The CLI's 256 shrinks a
     # tall half's longer side to 256 px, and its texture with it, as a user's photo is shrunk.
-    config = default_config(SIZE, SIZE, "cpu").replace(seed=0, preview_every=1, exemplar_size=exemplar_size,
-                                                       **changes)
+    config = default_config(SIZE, SIZE, "cpu").replace(
+        **{"seed": 0, "preview_every": 1, "exemplar_size": exemplar_size, **changes})
     level_ends: dict[int, np.ndarray] = {}
     started = time.process_time()
     steps = synthesize(config, exemplar)
