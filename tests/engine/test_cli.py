@@ -26,7 +26,7 @@ def test_synth_round_trip_writes_image_and_sidecar(texture_file, tmp_path):
     out = tmp_path / "out.png"
     done = run_cli("synth", texture_file, "-o", out, "--size", "40x32", "--steps", "5", "--seed", "7",
                    "--backbone", "vgg19", "--layers", "relu1_1,relu2_1", "--device", "cpu", "--tileable",
-                   "--loss", "gram,corr:0.5")
+                   "--loss", "gram,corr:0.5", "--no-auto-layout")  # the generated texture repeats
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     image = load_image(out)
@@ -43,11 +43,12 @@ def test_synth_round_trip_writes_image_and_sidecar(texture_file, tmp_path):
 def test_no_options_means_the_offline_default_preset(texture_file, tmp_path):
     from texstudio.engine.presets import default_config
 
-    assert main(["synth", str(texture_file), "-o", str(tmp_path / "d.png"), "--steps", "2", "--size", "32",
+    assert main(["synth", str(texture_file), "-o", str(tmp_path / "d.png"), "--steps", "2", "--size", "30",
                  "--device", "cpu", "--quiet"]) == 0
     used = SynthConfig.from_dict(json.loads((tmp_path / "d.json").read_text())["config"])
-    # The sidecar holds what ran: auto_layout resolved (at 32 px there is no level to lay out).
-    expected = default_config(32, 32, device="cpu").replace(steps=2, preview_every=0, auto_layout=False)
+    # The sidecar holds what ran: auto_layout resolved (at 30 px there is no level to lay out:
+    # half of it is under the layout's 16 px).
+    expected = default_config(30, 30, device="cpu").replace(steps=2, preview_every=0, auto_layout=False)
     assert used == expected
     assert used.backbone == "random-multiscale" and used.gram_weight > 0 and used.color_weight > 0
     assert used.pyramid_levels > 1
@@ -72,8 +73,8 @@ def test_a_repeating_exemplar_is_laid_out_by_default_and_says_so(tmp_path):
     assert "the exemplar repeats (periodicity" in done.stderr and "--no-auto-layout" in done.stderr
     sidecar = json.loads((tmp_path / "auto.json").read_text())
     assert sidecar["periodicity"] >= 0.4
-    assert (sidecar["config"]["pyramid_levels"], sidecar["config"]["layout_steps"]) == (4, 6)
-    assert sidecar["iterations"] == 6 + 2  # 64 px keeps one coarse level (32 px) of the four
+    assert (sidecar["config"]["pyramid_levels"], sidecar["config"]["layout_steps"]) == (5, 6)
+    assert sidecar["iterations"] == 6 + 6 + 2  # 64 px keeps two coarse levels (16 and 32 px) of the five
     # Turned off, or a pyramid chosen by hand: the run is as asked, and nothing is said.
     for option, levels in (("--no-auto-layout", 3), ("--pyramid=2", 2)):
         out = tmp_path / f"{option.strip('-').replace('=', '')}.png"

@@ -112,14 +112,21 @@ def test_a_tileable_run_with_layout_levels_keeps_its_canvas_on_the_torus():
     assert seam_score(plain) > 1.5  # the same run off the torus shows one: the check can fail
 
 
-def test_the_structured_preset_lays_out_three_levels_in_about_the_defaults_time():
+def test_the_structured_preset_lays_out_four_levels_in_about_the_defaults_time():
     from texstudio.engine.presets import CPU_STEPS, default_config, presets
 
     quality = default_config(device="cpu")
     structured = presets(device="cpu")["structured"]
-    assert structured == quality.replace(pyramid_levels=4, layout_steps=CPU_STEPS * 60 // 90,
+    assert structured == quality.replace(pyramid_levels=5, layout_steps=CPU_STEPS * 60 // 90,
                                          steps=CPU_STEPS * 25 // 90, auto_layout=False)
     assert quality.auto_layout  # the default lays out only an exemplar that repeats (test_periodicity)
     plan = pyramid_plan(structured)
-    assert [level[0] for level in plan] == [32, 64, 128, 256]
-    assert [level[-1] for level in plan] == [120, 120, 120, 50]
+    assert [level[0] for level in plan] == [16, 32, 64, 128, 256]  # layout levels go below the 32 px floor
+    assert [level[-1] for level in plan] == [120, 120, 120, 120, 50]
+
+
+def test_layout_levels_go_down_to_16_px_and_an_8_px_exemplar_and_feature_levels_do_not():
+    config = SynthConfig(width=64, height=64, steps=4, pyramid_levels=3, layout_steps=2, device="cpu")
+    assert [level[0] for level in pyramid_plan(config, (32, 200))] == [16, 32, 64]  # 32 / 4 = 8 px: enough
+    assert [level[0] for level in pyramid_plan(config, (31, 200))] == [32, 64]  # 31 / 4: under one patch + 1
+    assert [level[0] for level in pyramid_plan(config.replace(layout_steps=0), (200, 200))] == [32, 64]

@@ -70,8 +70,8 @@ def test_the_shared_photos_structured_ones_repeat_and_stochastic_ones_do_not():
 def test_auto_layout_gives_a_repeating_exemplar_the_structured_split():
     choice = choose_layout(CONFIG.replace(steps=180), bricks(), from_noise=True)
     assert choice.config == structured_split(CONFIG.replace(steps=180, auto_layout=False))
-    assert (choice.config.pyramid_levels, choice.config.layout_steps, choice.config.steps) == (4, 120, 50)
-    assert choice.periodicity >= REPEATING and "repeats" in choice.note and "4 pyramid levels" in choice.note
+    assert (choice.config.pyramid_levels, choice.config.layout_steps, choice.config.steps) == (5, 120, 50)
+    assert choice.periodicity >= REPEATING and "repeats" in choice.note and "5 pyramid levels" in choice.note
 
 
 def test_auto_layout_leaves_other_runs_as_set_and_says_nothing():
@@ -121,5 +121,5 @@ def test_a_canvas_too_small_for_a_coarse_level_is_measured_but_not_laid_out():
     choice = choose_layout(CONFIG, bricks(), from_noise=True, has_coarse_level=lambda split: False)
     assert choice.config == CONFIG.replace(auto_layout=False) and choice.note == ""
     assert choice.periodicity >= REPEATING
-    small = run_synthesis(CONFIG.replace(width=40, height=32, steps=5), bricks(64))
-    assert small.iterations == 5 and small.config.layout_steps == 0  # 4 levels would leave only 32 px
+    small = run_synthesis(CONFIG.replace(width=30, height=30, steps=5), bricks(64))
+    assert small.iterations == 5 and small.config.layout_steps == 0  # its half, 15 px, is under 16 px

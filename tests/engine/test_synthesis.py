@@ -180,10 +180,13 @@ def test_a_long_thin_exemplar_runs_the_default_pyramid():
     # largest filter's reach (it failed with "canvas of 10 px is too small"); that level is
     # left out, and the 16 px level under the canvas's 32 px floor too.
     strip = make_texture(200)[:20]
-    config = default_config(64, 64, device="cpu").replace(steps=6, exemplar_size=0)
+    config = default_config(64, 64, device="cpu").replace(steps=6, exemplar_size=0, auto_layout=False)
     records = []
     result = run_synthesis(config, strip, on_step=records.append)
     assert result.iterations == 6 and records[-1].levels == 1
+    # The strip repeats, and laid out it keeps the 32 px level: patches need only 8 px of it.
+    laid_out = run_synthesis(config.replace(auto_layout=True), strip, on_step=records.append)
+    assert laid_out.config.layout_steps == 4 and laid_out.iterations == 4 + 1 and records[-1].levels == 2
 
 
 def test_pyramid_stopped_on_a_coarse_level_still_returns_the_full_size():

@@ -77,7 +77,7 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         "0 = off (default 0)")
     parser.add_argument("--auto-layout", action=argparse.BooleanOptionalAction, default=None,
                         help="when the exemplar repeats (cells, checks, rows, tiles), lay it out first as "
-                        "--pyramid 4 --layout-steps would, sharing --steps out in about the same time; "
+                        "--pyramid 5 --layout-steps would, sharing --steps out in about the same time; "
                         "other exemplars run as set (default on, unless --pyramid or --layout-steps is given)")
     parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None, help="(default lbfgs)")
     parser.add_argument("--lr", type=float, default=None, metavar="RATE",

@@ -83,7 +83,7 @@ class SynthConfig:
     # level, where the feature losses (all of --steps) add the detail.
     layout_steps: int = 0
     # Decide the layout by the exemplar: when it repeats (engine/periodicity.py), run the
-    # "structured" split of these steps instead (4 levels, the coarse ones laid out from
+    # "structured" split of these steps instead (5 levels, the coarse ones laid out from
     # pixel patches, about the same time); otherwise run as set. Only for runs from noise
     # with layout_steps 0. The sidecar's config is what actually ran, with this off.
     auto_layout: bool = False

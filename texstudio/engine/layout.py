@@ -28,6 +28,12 @@ LAYOUT_PATCH = 7  # px; as in the paper, and the size the quality report's patch
 LAYOUT_DIRECTIONS = 64  # per step; fresh ones each step cover the 147-D patch space over time
 LAYOUT_MAX_POINTS = 65536  # patches per side per step: a 256 px level has all of its own
 LAYOUT_LEARNING_RATE = 0.02  # Adam, in pixel units (the canvas is in [0, 1])
+# Layout levels match patches, not filters, so they go smaller than feature levels (32 px
+# canvas, MIN_EXEMPLAR_SIDE exemplar): a 16 px level is where one 7 px patch spans two or
+# three cells of a honeycomb or checks of a checkerboard and so ties neighbours together
+# (docs/bakeoff_auto/noise). Its exemplar needs only a patch and a shift of one pixel.
+MIN_LAYOUT_SIDE = 16
+MIN_LAYOUT_EXEMPLAR_SIDE = LAYOUT_PATCH + 1
 
 
 class PatchLayoutObjective:
@@ -91,11 +97,12 @@ def layout_optimizer(canvas: torch.Tensor, steps: int) -> torch.optim.Optimizer:
 def structured_split(config: SynthConfig) -> SynthConfig:
     """The same run with its coarse levels laid out first, in a little less CPU time.
 
-    4 levels; for every 90 of ``config.steps``, 60 layout steps per coarse level and 25
+    5 levels; for every 90 of ``config.steps``, 60 layout steps per coarse level and 25
     full-size evaluations: the split measured against the default in docs/bakeoff_layout
-    (a layout step costs about 0.4 of an evaluation at the same size, bench/term_cost.py).
+    (a layout step costs about 0.4 of an evaluation at the same size, bench/term_cost.py),
+    with the 16 px level of docs/bakeoff_auto/noise below its 4 (about a second more).
     """
-    return config.replace(pyramid_levels=4, layout_steps=max(1, config.steps * 60 // 90),
+    return config.replace(pyramid_levels=5, layout_steps=max(1, config.steps * 60 // 90),
                           steps=max(1, config.steps * 25 // 90))
 
 

@@ -22,7 +22,9 @@ from texstudio.engine.devices import resolve_device
 from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, is_out_of_memory
 from texstudio.engine.generators import drive
 from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, resize_longest_side
-from texstudio.engine.layout import PatchLayoutObjective, choose_layout, layout_optimizer
+from texstudio.engine.layout import (
+    MIN_LAYOUT_EXEMPLAR_SIDE, MIN_LAYOUT_SIDE, PatchLayoutObjective, choose_layout, layout_optimizer,
+)
 from texstudio.engine.objective import TextureObjective, term_values
 
 
@@ -120,14 +122,18 @@ def pyramid_plan(config: SynthConfig, exemplar_shape: tuple[int, int] | None = N
     exemplar would otherwise reach the coarse level as a strip narrower than the largest
     filters, and fail there. Steps are shared equally; the finest level takes the remainder.
     With ``layout_steps``, each level below full size takes that many layout steps instead
-    and the full-size level takes all of ``steps``.
+    and the full-size level takes all of ``steps``; those levels hold raw patches, not
+    filters, and are kept down to MIN_LAYOUT_SIDE px (engine/layout.py).
     """
     levels = []
     for level in range(config.pyramid_levels):
         factor = 2 ** (config.pyramid_levels - 1 - level)
         height, width = round(config.height / factor), round(config.width / factor)
-        exemplar_fits = exemplar_shape is None or min(exemplar_shape) / factor >= MIN_EXEMPLAR_SIDE
-        if (min(height, width) >= 32 and exemplar_fits) or factor == 1:
+        laid_out = bool(config.layout_steps) and factor > 1
+        smallest, smallest_exemplar = ((MIN_LAYOUT_SIDE, MIN_LAYOUT_EXEMPLAR_SIDE) if laid_out
+                                       else (32, MIN_EXEMPLAR_SIDE))
+        exemplar_fits = exemplar_shape is None or min(exemplar_shape) / factor >= smallest_exemplar
+        if (min(height, width) >= smallest and exemplar_fits) or factor == 1:
             levels.append((height, width, factor))
     if config.layout_steps and len(levels) > 1:
         return [(h, w, f, config.layout_steps) for h, w, f in levels[:-1]] + [(*levels[-1], config.steps)]

@@ -41,12 +41,12 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
         "layout_steps": "Steps per pyramid level below full size that match the exemplar's raw 7x7 pixel "
                         "patches instead of the network's features: lays out cells, checks and rows the "
                         "features lose. The full-size level then gets all the steps. Needs 2 or more "
-                        "pyramid levels (4 recommended); 0 = off",
+                        "pyramid levels (5, as the Structured preset); 0 = off",
         "auto_layout": "When the exemplar repeats (cells, checks, rows, tiles: its autocorrelation peaks again "
-                       "beyond its centre), run it as the Structured preset would: 4 pyramid levels, the "
+                       "beyond its centre), run it as the Structured preset would: 5 pyramid levels, the "
                        "coarse ones laid out from pixel patches, in about the same time. Other exemplars "
                        "run as set. Off when patch layout steps are set by hand or when continuing"}
-PRESET_TIPS = {"structured": "For cells, checks, tiles and roofs: 4 pyramid levels, the coarse ones laid out "
+PRESET_TIPS = {"structured": "For cells, checks, tiles and roofs: 5 pyramid levels, the coarse ones laid out "
                              "from the exemplar's raw pixel patches, whatever the exemplar (worse than Quality "
                              "on grass and fine stochastic textures). Quality does this by itself for an "
                              "exemplar that repeats. "}
