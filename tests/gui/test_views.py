@@ -86,7 +86,7 @@ def test_settings_panel_presets(qtbot, model):
     with qtbot.waitSignal(panel.preset_applied):
         panel.preset_buttons["structured"].click()
     layout_steps = panel.advanced["layout_steps"]
-    assert model.config.pyramid_levels == 4 and model.config.layout_steps > 0
+    assert model.config.pyramid_levels == 5 and model.config.layout_steps > 0
     assert layout_steps.value() == model.config.layout_steps and "patches" in layout_steps.toolTip()
     assert model.config.layers == TINY.layers  # the preset keeps the user's network and layers
     auto = panel.advanced["auto_layout"]
