@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from bakeoff import score, split_photo  # noqa: E402
-from texstudio.engine.imageio import resize_longest_side  # noqa: E402
+from texstudio.engine.imageio import resize_longest_side, to_uint8  # noqa: E402
 from texstudio.engine.periodicity import REPEATING, periodicity  # noqa: E402
 from texstudio.engine.presets import default_config  # noqa: E402
 from texstudio.engine.synthesis import synthesize  # noqa: E402
@@ -45,14 +45,14 @@ SIZE = 256
 
 def to_bytes(image: np.ndarray, side: int = SIZE) -> np.ndarray:
     """(H, W, 3) in [0, 1] -> uint8, enlarged with nearest neighbours so coarse pixels stay visible."""
-    pixels = Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8))
+    pixels = Image.fromarray(to_uint8(image))
     return np.asarray(pixels.resize((side, side), Image.NEAREST) if pixels.size != (side, side) else pixels)
 
 
 def exemplar_cell(exemplar: np.ndarray) -> np.ndarray:
     """The exemplar's top-left SIZE x SIZE, padded with black: at its own scale, not stretched."""
     cell = np.zeros((SIZE, SIZE, 3), np.uint8)
-    crop = (np.clip(exemplar[:SIZE, :SIZE], 0, 1) * 255).round().astype(np.uint8)
+    crop = to_uint8(exemplar[:SIZE, :SIZE])
     cell[:crop.shape[0], :crop.shape[1]] = crop
     return cell
 
