@@ -155,6 +155,21 @@ def test_large_canvases_are_tiled_by_default_small_ones_not():
     assert big.tiling is not None and len(big.tiling.tiles) == 9
 
 
+def test_a_gpu_tiles_by_free_memory_a_cpu_by_size():
+    per_pixel = 4 * tiling.activation_floats_per_pixel("random-multiscale", [f"relu_k{k}" for k in (3, 5, 7, 11, 15, 23)])
+    assert 2.5 * 1024 < per_pixel < 3.5 * 1024  # measured on an H200 in bf16: 2.9 KiB a pixel (bench/gpu.py)
+    gib = 1 << 30
+    whole_4096 = 4096 * 4096 * per_pixel  # 46.9 GiB measured
+    assert not tiling.needs_tiles(4096, 4096, whole_4096, free_bytes=139 * gib)  # an H200: whole, 1.6x faster
+    assert tiling.needs_tiles(4096, 4096, whole_4096, free_bytes=22 * gib)  # a 24 GiB card: tiles
+    assert tiling.needs_tiles(2048, 2048, 2048 * 2048 * per_pixel, free_bytes=22 * gib)
+    assert not tiling.needs_tiles(1024, 1024, 1024 * 1024 * per_pixel, free_bytes=22 * gib)
+    # A CPU (no free_bytes) goes by size alone: tiles are smaller and faster there from 2048 px.
+    assert tiling.needs_tiles(2048, 2048, 0.0) and not tiling.needs_tiles(1024, 1024, 1e15)
+    vgg = 4 * tiling.activation_floats_per_pixel("vgg19", ["relu1_1", "relu5_1"])
+    assert vgg > 4 * tiling.activation_floats_per_pixel("vgg19", ["relu1_1", "relu2_1"]) > 0
+
+
 def test_a_tiled_run_learns_the_same_image(monkeypatch):
     """A whole run with every level tiled ends where the untiled run does (L-BFGS, 6 steps)."""
     config = SynthConfig(width=64, height=64, steps=6, backbone="random-multiscale", color_weight=1.0,

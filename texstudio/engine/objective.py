@@ -1,7 +1,7 @@
 """What a synthesis minimises: the weighted loss terms of one canvas against one exemplar.
 
-Statistics of canvases and exemplars over TILE_ABOVE_PIXELS are gathered in tiles
-(engine/tiling.py), so ``loss_and_grad`` is the way to a gradient, whole or tiled.
+Statistics of large canvases and exemplars are gathered in tiles (engine/tiling.py
+says which), so ``loss_and_grad`` is the way to a gradient, whole or tiled.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from texstudio.engine.losses import (
     SpectrumConstraint, backward_sum, channel_means, correlation_shifts, flatten_positions, gram_matrix,
     random_directions, relative_squared_error, shifted_gram, sliced_wasserstein,
 )
-from texstudio.engine.tiling import TILE_SIDE, Sums, TiledStatistics, needs_tiles
+from texstudio.engine.tiling import (
+    TILE_SIDE, Sums, TiledStatistics, activation_floats_per_pixel, gpu_free_bytes, needs_tiles,
+)
 
 
 # Positions per layer that the SW loss sorts each step (all of them up to 512x512).
@@ -46,6 +48,7 @@ class TextureObjective:
         if not self.layers and uses_features:
             raise ConfigError("every layer has weight 0")
         self.feature_layers = self.layers if uses_features else []
+        self.device = exemplar.device
         self.channels_last = acceleration.channels_last(exemplar.device)
         self.bf16 = acceleration.bf16_autocast(exemplar.device)
         # SW directions (and subsets of positions) are fresh every evaluation but seeded.
@@ -80,7 +83,6 @@ class TextureObjective:
             self.target_pixels = (flatten_positions(exemplar, SW_MAX_POINTS, self.generator).float()
                                   if config.color_weight else None)
         self.spectrum = SpectrumConstraint(exemplar, height, width) if config.spectrum_weight else None
-        self.device = exemplar.device
         if not (self.target_grams or self.target_means or self.target_corr or self.target_points or self.spectrum is not None
                 or self.target_pixels is not None):
             raise ConfigError(
@@ -91,7 +93,8 @@ class TextureObjective:
     def _tiling(self, height: int, width: int, torus: bool, tile: int | None) -> TiledStatistics | None:
         """How an image of this size is evaluated in tiles (engine/tiling.py), or None for whole.
 
-        ``tile``: None tiles images over TILE_ABOVE_PIXELS with TILE_SIDE tiles, 0 never
+        ``tile``: None tiles with TILE_SIDE tiles the images tiling.needs_tiles picks (over
+        TILE_ABOVE_PIXELS on a CPU, too large for the free memory on a GPU), 0 never
         tiles, a side tiles always. Only Gram and mean statistics tile, and only on a
         network whose receptive fields are known; a torus also needs sides that its
         deepest map's stride divides, so that the wrap-around pools alike.
@@ -100,7 +103,8 @@ class TextureObjective:
         if tile == 0 or not self.feature_layers or config.sw_weight or config.corr_weight:
             return None
         if tile is None:
-            if not needs_tiles(height, width):
+            whole = height * width * 4 * activation_floats_per_pixel(config.backbone, self.feature_layers)
+            if not needs_tiles(height, width, whole, gpu_free_bytes(self.device)):
                 return None
             tile = TILE_SIDE
         geometry = self.backbone.geometry(self.feature_layers)

@@ -23,10 +23,12 @@ apart, so a run using either evaluates the whole canvas as before.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+
+from texstudio.engine.backbones import VGG19_BLOCKS, VGG19_CHANNELS
 
 # Interior side of a tile, in canvas pixels. With 512 px tiles a default 2048 px run
 # peaked at 2.2 GiB, against 14.5 GiB for the whole canvas.
@@ -34,6 +36,9 @@ TILE_SIDE = 512
 # Canvases (or exemplars) with more pixels than this are evaluated in tiles: at 1024 px
 # whole evaluation takes 4.2 GiB and is still the faster; above it tiles win both ways.
 TILE_ABOVE_PIXELS = 1024 * 1024
+# A GPU evaluates whole what fits in this share of its free memory (needs_tiles). The rest
+# is left for the L-BFGS history (480 bytes a pixel when full), the canvas and other work.
+GPU_WHOLE_SHARE = 0.5
 
 # layer -> (receptive radius in image pixels, stride of its map in image pixels)
 Geometry = dict[str, tuple[int, int]]
@@ -161,5 +166,33 @@ class TiledStatistics:
                     torch.stack(parts).sum().backward()
 
 
-def needs_tiles(height: int, width: int) -> bool:
+def activation_floats_per_pixel(backbone: str, layers: Sequence[str]) -> float:
+    """Floats a whole-canvas evaluation keeps per image pixel for the backward pass, roughly.
+
+    Every convolution's and ReLU's output down to the deepest layer used, at its map's
+    resolution. Against peaks measured with default settings (3 KiB a pixel here): 2.9 KiB
+    on a GPU in bf16 at 1024 to 4096 px (bench/gpu.py), 4.2 GiB for 1024 px on a CPU.
+    """
+    if backbone == "random-multiscale":
+        return 2.0 * 64 * len(layers)
+    # VGG19 and networks trained in the app (named like it): conv and ReLU outputs per block.
+    deepest = max((int(name[4]) for name in layers if name[:4] == "relu" and name[4:5].isdigit()), default=5)
+    return sum(2.0 * VGG19_BLOCKS[b] * VGG19_CHANNELS[b] / 4 ** b for b in range(min(deepest, len(VGG19_BLOCKS))))
+
+
+def gpu_free_bytes(device: torch.device) -> int | None:
+    """Free memory on a CUDA device, or None for devices that share the host's memory."""
+    return torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
+
+
+def needs_tiles(height: int, width: int, whole_bytes: float = 0.0, free_bytes: int | None = None) -> bool:
+    """Whether an image this size is evaluated in tiles.
+
+    On a CPU: above TILE_ABOVE_PIXELS, where tiles are both smaller and faster. On a GPU
+    (``free_bytes`` given) whole maps are the faster, 1.4 to 1.6x per step from 1024 to
+    4096 px on an H200 (bench/gpu.py), so it tiles only an image whose whole evaluation,
+    ``whole_bytes``, would take more than GPU_WHOLE_SHARE of the free memory.
+    """
+    if free_bytes is not None:
+        return whole_bytes > GPU_WHOLE_SHARE * free_bytes
     return height * width > TILE_ABOVE_PIXELS

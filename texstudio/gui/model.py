@@ -23,7 +23,7 @@ from texstudio.engine.models import describe_model, is_model_dir
 from texstudio.engine.presets import default_config
 from texstudio.engine.presets import presets as engine_presets
 from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, load_image, resize_longest_side
-from texstudio.engine.tiling import TILE_ABOVE_PIXELS, TILE_SIDE
+from texstudio.engine.tiling import TILE_ABOVE_PIXELS, TILE_SIDE, activation_floats_per_pixel
 from texstudio.gui.events import Event
 
 MAX_RECENT = 10
@@ -73,18 +73,11 @@ def estimate_memory_bytes(config: SynthConfig, exemplar_shape: tuple[int, int] |
     loss needs whole maps, so with a pyramid the largest level evaluated whole can be the
     one that sets the peak. Against the peaks measured by bench/tiling.py (default
     settings, one level): 3.5 GiB for 4.2 at 1024 px, 14 for 14.5 at 2048 whole, 3 for
-    2.2 tiled (plus a history not yet full); torch itself adds about half a GiB.
+    2.2 tiled (plus a history not yet full); torch itself adds about half a GiB. This is
+    the CPU's rule; a GPU evaluates whole what fits in its free memory (tiling.needs_tiles).
     """
     layers = config.layers or layer_catalog(config.backbone)[1]
-    if config.backbone == "random-multiscale":
-        floats_per_pixel = 2 * 64 * len(layers)
-    else:
-        deepest = max((int(name[4]) for name in layers if name[:4] == "relu" and name[4:5].isdigit()), default=5)
-        floats_per_pixel = 0.0
-        channels = (64, 128, 256, 512, 512)
-        for block in range(deepest):
-            # conv and relu outputs of every convolution, at this block's resolution.
-            floats_per_pixel += 2 * VGG19_BLOCKS[block] * channels[block] / 4 ** block
+    floats_per_pixel = activation_floats_per_pixel(config.backbone, layers)
     tiles = not (config.sw_weight or config.corr_weight)
 
     def held(pixels: float) -> float:  # pixels whose activations are in memory at once
