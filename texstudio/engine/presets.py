@@ -28,7 +28,9 @@ from texstudio.engine.layout import structured_split
 # timed by scripts/make_readme_figure.py: 120 s on gravel, 125 to 149 s on tileable foam, in
 # fp32; 73 to 85 s on gravel where the CPU has bf16 instructions, README "Texture quality").
 CPU_STEPS = 180
-# A GPU spends the same wall time on a larger canvas and more evaluations.
+# A GPU spends its time on a larger canvas and more evaluations: 9 s on an H200 (bench/gpu.py,
+# BENCHMARKS.md "On a GPU"), about 1.5 minutes on a GPU a tenth as fast. Fixed, not scaled to
+# the card's speed: every GPU runs the same settings for the same seed.
 GPU_STEPS = 600
 GPU_SIZE = 512
 CPU_SIZE = 256
