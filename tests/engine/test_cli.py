@@ -47,8 +47,9 @@ def test_no_options_means_the_offline_default_preset(texture_file, tmp_path):
                  "--device", "cpu", "--quiet"]) == 0
     used = SynthConfig.from_dict(json.loads((tmp_path / "d.json").read_text())["config"])
     # The sidecar holds what ran: auto_layout resolved (at 30 px there is no level to lay out:
-    # half of it is under the layout's 16 px).
-    expected = default_config(30, 30, device="cpu").replace(steps=2, preview_every=0, auto_layout=False)
+    # half of it is under the layout's 16 px), and the lighting (a canvas smaller than the 64 px exemplar keeps it).
+    expected = default_config(30, 30, device="cpu").replace(steps=2, preview_every=0, auto_layout=False,
+                                                            lighting="keep")
     assert used == expected
     assert used.backbone == "random-multiscale" and used.gram_weight > 0 and used.color_weight > 0
     assert used.pyramid_levels > 1

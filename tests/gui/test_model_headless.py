@@ -125,6 +125,16 @@ def test_settings_written_before_auto_layout_get_the_default_unless_the_pyramid_
     assert load_settings()[0].config.auto_layout is False  # a file that says off stays off
 
 
+def test_settings_written_before_lighting_get_the_defaults_auto():
+    old = {k: v for k, v in default_config().to_dict().items() if k != "lighting"}
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"config": old, "version": 1}))
+    assert load_settings()[0].config.lighting == "auto"  # not SynthConfig's "keep"
+    path.write_text(json.dumps({"config": {**old, "lighting": "keep"}, "version": 1}))
+    assert load_settings()[0].config.lighting == "keep"
+
+
 def test_export_writes_tile_sheet_and_sidecar_and_refuses_to_overwrite(tmp_path):
     result = run_synthesis(TINY.replace(tileable=True, steps=2), make_texture(48))
     request = ExportRequest(path=tmp_path / "tile.png", bit_depth=16, sheet=(2, 3))

@@ -79,6 +79,10 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         help="when the exemplar repeats (cells, checks, rows, tiles), lay it out first as "
                         "--pyramid 5 --layout-steps would, sharing --steps out in about the same time; "
                         "other exemplars run as set (default on, unless --pyramid or --layout-steps is given)")
+    parser.add_argument("--lighting", choices=("auto", "remove", "keep"), default=None,
+                        help="the exemplar's lighting (a smooth gradient across the photo): remove it before "
+                             "learning, keep it, or auto, which removes it when the output has at least three times "
+                             "the exemplar's pixels, where it shows as bands along the edges (default auto)")
     parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None, help="(default lbfgs)")
     parser.add_argument("--lr", type=float, default=None, metavar="RATE",
                         help="step size (default 1.0 for lbfgs, 0.02 for adam)")
@@ -141,7 +145,8 @@ def config_from_args(args: argparse.Namespace):
     for option, field in (("steps", "steps"), ("pooling", "pooling"), ("spectrum", "spectrum_weight"),
                           ("color", "color_weight"), ("pyramid", "pyramid_levels"), ("pyramid_noise", "pyramid_noise"),
                           ("sw_directions", "sw_directions"), ("layout_steps", "layout_steps"),
-                          ("optimizer", "optimizer"), ("history", "lbfgs_history"), ("exemplar_size", "exemplar_size")):
+                          ("optimizer", "optimizer"), ("history", "lbfgs_history"), ("exemplar_size", "exemplar_size"),
+                          ("lighting", "lighting")):
         value = getattr(args, option)
         if value is not None:
             changes[field] = value

@@ -18,6 +18,7 @@ MAX_SIDE = 8192
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("avg", "max")
 INITS = ("noise", "image")
+LIGHTINGS = ("auto", "remove", "keep")
 MAX_PYRAMID_NOISE = 4.0
 LOSS_WEIGHTS = ("gram_weight", "gap_weight", "spectrum_weight", "sw_weight", "color_weight", "corr_weight")
 
@@ -87,6 +88,12 @@ class SynthConfig:
     # pixel patches, about the same time); otherwise run as set. Only for runs from noise
     # with layout_steps 0. The sidecar's config is what actually ran, with this off.
     auto_layout: bool = False
+    # The exemplar's lighting (a smooth gradient across the photo, engine/lighting.py):
+    # "remove" takes it out before synthesis, "keep" leaves it, "auto" removes it when the
+    # canvas has at least three times the exemplar's pixels (lighting.AUTO_AREA_RATIO), where
+    # it came out as bright and dark bands along the canvas's edges. The sidecar's config
+    # says which one ran.
+    lighting: str = "keep"
     # "lbfgs" (few, good steps) or "adam" (cheap steps, low memory).
     optimizer: str = "lbfgs"
     # L-BFGS keeps 2 x history image-sized vectors: bounded so large canvases fit.
@@ -149,6 +156,8 @@ class SynthConfig:
             raise ConfigError(f"layout_steps must be 0 to 5000, got {self.layout_steps!r}")
         if not isinstance(self.auto_layout, bool):
             raise ConfigError(f"auto_layout must be true or false, got {self.auto_layout!r}")
+        if self.lighting not in LIGHTINGS:
+            raise ConfigError(f"lighting must be one of {', '.join(LIGHTINGS)}, got {self.lighting!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if not isinstance(self.lbfgs_history, int) or not 1 <= self.lbfgs_history <= 500:

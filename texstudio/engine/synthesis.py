@@ -25,6 +25,7 @@ from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, resize_longest_side
 from texstudio.engine.layout import (
     MIN_LAYOUT_EXEMPLAR_SIDE, MIN_LAYOUT_SIDE, PatchLayoutObjective, choose_layout, layout_optimizer,
 )
+from texstudio.engine.lighting import remove_lighting, resolve_lighting
 from texstudio.engine.objective import TextureObjective, term_values
 
 
@@ -211,7 +212,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
     started = time.perf_counter()
     shrunk = resize_longest_side(exemplar, config.exemplar_size)
     check_exemplar_shape(shrunk, exemplar.shape[:2], config)
-    exemplar = shrunk
+    exemplar, config = prepare_exemplar(shrunk, config)
     choice = choose_layout(config, exemplar, from_noise=init is None and config.init == "noise",
                            has_coarse_level=lambda split: len(pyramid_plan(split, exemplar.shape[:2])) > 1)
     config = choice.config
@@ -325,6 +326,16 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
     )
 
 
+def prepare_exemplar(exemplar: np.ndarray, config: SynthConfig) -> tuple[np.ndarray, SynthConfig]:
+    """The exemplar as the run learns from it, and the config with ``lighting`` resolved.
+
+    ``exemplar`` is already shrunk to ``exemplar_size``. Its lighting is taken out when the
+    setting (or "auto", for a canvas much larger than the exemplar) says so (engine/lighting.py).
+    """
+    lighting = resolve_lighting(config.lighting, (config.height, config.width), exemplar.shape[:2])
+    return (remove_lighting(exemplar) if lighting == "remove" else exemplar), config.replace(lighting=lighting)
+
+
 def synthesize_and_score(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None = None,
                          init: np.ndarray | None = None) -> Generator[StepRecord, None, SynthResult]:
     """``synthesize``, then its result's quality report (``score``), stopped or not."""
@@ -333,11 +344,12 @@ def synthesize_and_score(config: SynthConfig, exemplar: np.ndarray, stop: StopTo
 
 
 def score(result: SynthResult, exemplar: np.ndarray) -> SynthResult:
-    """Fill ``result.quality``: the metrics against the exemplar as the engine saw it (after exemplar_size)."""
+    """Fill ``result.quality``: the metrics against the exemplar as the engine saw it (after
+    exemplar_size, and without its lighting where the run took it out)."""
     from texstudio.engine.metrics import quality_report  # metrics is only needed once, at the end
 
     config = result.config
-    reference = resize_longest_side(exemplar, config.exemplar_size)
+    reference, _ = prepare_exemplar(resize_longest_side(exemplar, config.exemplar_size), config)
     result.quality = quality_report(result.image, reference, tileable=config.tileable)
     return result
 

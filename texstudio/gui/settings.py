@@ -77,7 +77,7 @@ def _from_dict(data: dict[str, Any]) -> GuiSettings:
     # Settings from an older or newer texstudio may name fields this one lacks: drop them
     # rather than losing every other setting.
     known = {f.name for f in dataclasses.fields(SynthConfig)}
-    config = SynthConfig.from_dict(_with_auto_layout({k: v for k, v in config_data.items() if k in known}))
+    config = SynthConfig.from_dict(_with_later_defaults({k: v for k, v in config_data.items() if k in known}))
     region = data.get("exemplar_region")
     if region is not None and (not isinstance(region, list) or len(region) != 4
                                or not all(isinstance(v, int) for v in region)):
@@ -102,16 +102,19 @@ def _from_dict(data: dict[str, Any]) -> GuiSettings:
     )
 
 
-def _with_auto_layout(saved: dict[str, Any]) -> dict[str, Any]:
-    """A config written before ``auto_layout`` existed gets the default's, not SynthConfig's off.
+def _with_later_defaults(saved: dict[str, Any]) -> dict[str, Any]:
+    """A config written before ``auto_layout`` (or ``lighting``) existed gets the default's,
+    not SynthConfig's off (keep).
 
     Otherwise everyone who had used the studio before would keep losing the cells, rows and
     checks of repeating exemplars that a first-time user gets. A pyramid set by hand keeps
     it off, as on the command line (config.with_hand_layout): auto layout would replace it.
     """
+    defaults = default_config()
+    if "lighting" not in saved:  # likewise for the lighting, added later still
+        saved = {**saved, "lighting": defaults.lighting}
     if "auto_layout" in saved:
         return saved
-    defaults = default_config()
     by_hand = any(name in saved and saved[name] != getattr(defaults, name) for name in HAND_LAYOUT_FIELDS)
     return {**saved, "auto_layout": defaults.auto_layout and not by_hand}
 
