@@ -102,6 +102,24 @@ def test_settings_panel_presets(qtbot, model):
     assert model.config.auto_layout is False
 
 
+def test_settings_panel_offers_the_lighting_as_a_choice(qtbot, model):
+    from PySide6.QtWidgets import QComboBox
+
+    from texstudio.gui.settings_panel import SettingsPanel
+
+    panel = SettingsPanel(model)
+    qtbot.addWidget(panel)
+    panel.preset_buttons["quality"].click()
+    lighting = panel.advanced["lighting"]
+    assert isinstance(lighting, QComboBox) and "bands" in lighting.toolTip()
+    assert [lighting.itemText(i) for i in range(lighting.count())] == ["auto", "remove", "keep"]
+    assert lighting.currentText() == model.config.lighting == "auto"
+    lighting.setCurrentText("keep")
+    assert model.config.lighting == "keep"
+    model.set_config(model.config.replace(lighting="remove"))  # and the other way, model to widget
+    assert lighting.currentText() == "remove"
+
+
 def test_preview_view_shows_the_canvas_and_tiles_it(qtbot, model):
     from texstudio.gui.preview_view import PreviewView
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from texstudio.engine.config import MAX_SIDE, OPTIMIZERS, POOLINGS, SynthConfig, with_hand_layout
+from texstudio.engine.config import LIGHTINGS, MAX_SIDE, OPTIMIZERS, POOLINGS, SynthConfig, with_hand_layout
 from texstudio.engine.devices import DEVICE_CHOICES, resolve_device
 from texstudio.engine.errors import TexstudioError
 from texstudio.engine.models import list_models
@@ -31,7 +31,10 @@ LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)"
           "spectrum_weight": "Fourier spectrum", "color_weight": "Colour", "corr_weight": "Shifted Grams (rows)",
           "sw_directions": "SW directions (0 = auto)", "pyramid_levels": "Pyramid levels",
           "pyramid_noise": "Pyramid detail noise", "layout_steps": "Patch layout steps (0 = off)",
-          "exemplar_size": "Exemplar max side (px, 0 = as is)", "auto_layout": "Lay out repeating exemplars"}
+          "exemplar_size": "Exemplar max side (px, 0 = as is)", "auto_layout": "Lay out repeating exemplars",
+          "lighting": "Exemplar's lighting"}
+# Text fields that take one of a few values: a drop-down, not free text.
+CHOICES = {"lighting": LIGHTINGS}
 TIPS = {"corr_weight": "Gram matrices between features and their copies shifted by 1/16, 1/8 and 1/4 of the "
                        "image (Berger & Memisevic 2017), for rows and lattices; about a quarter more time per "
                        "step, and at 10 it evens out rows at some cost in colour",
@@ -45,7 +48,10 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
         "auto_layout": "When the exemplar repeats (cells, checks, rows, tiles: its autocorrelation peaks again "
                        "beyond its centre), run it as the Structured preset would: 5 pyramid levels, the "
                        "coarse ones laid out from pixel patches, in about the same time. Other exemplars "
-                       "run as set. Off when patch layout steps are set by hand or when continuing"}
+                       "run as set. Off when patch layout steps are set by hand or when continuing",
+        "lighting": "The photo's lighting (a smooth gradient or vignette across it). remove: take it out "
+                    "before learning; keep: leave it; auto: remove it when the output has at least three "
+                    "times the exemplar's pixels, where it came back as bright and dark bands along the edges"}
 PRESET_TIPS = {"structured": "For cells, checks, tiles and roofs: 5 pyramid levels, the coarse ones laid out "
                              "from the exemplar's raw pixel patches, whatever the exemplar (worse than Quality "
                              "on grass and fine stochastic textures). Quality does this by itself for an "
@@ -234,6 +240,10 @@ class SettingsPanel(QScrollArea):
         elif isinstance(default, float):
             box = _double(0.0, 1e6, 4, 0.1)
             box.valueChanged.connect(lambda v: self._commit(**{name: float(v)}))
+        elif name in CHOICES:
+            box = QComboBox()
+            box.addItems(CHOICES[name])
+            box.currentTextChanged.connect(lambda v: self._commit(**{name: v}))
         elif isinstance(default, str):
             box = QLineEdit()
             box.editingFinished.connect(lambda: self._commit(**{name: box.text()}))
@@ -246,6 +256,8 @@ class SettingsPanel(QScrollArea):
             editor.setChecked(bool(value))
         elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
             editor.setValue(value)
+        elif isinstance(editor, QComboBox):
+            editor.setCurrentText(str(value))
         elif isinstance(editor, QLineEdit):
             editor.setText(str(value))
 
