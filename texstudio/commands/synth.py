@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from texstudio.engine.config import LIGHTINGS
+
 NAME = "synth"
 
 
@@ -79,7 +81,7 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         help="when the exemplar repeats (cells, checks, rows, tiles), lay it out first as "
                         "--pyramid 5 --layout-steps would, sharing --steps out in about the same time; "
                         "other exemplars run as set (default on, unless --pyramid or --layout-steps is given)")
-    parser.add_argument("--lighting", choices=("auto", "remove", "keep"), default=None,
+    parser.add_argument("--lighting", choices=LIGHTINGS, default=None,
                         help="the exemplar's lighting (a smooth gradient across the photo): remove it before "
                              "learning, keep it, or auto, which removes it when the output has at least three times "
                              "the exemplar's pixels, where it shows as bands along the edges (default auto)")

@@ -24,11 +24,12 @@ FIT_SIDE = 128
 DEGREE = 2
 
 
-def _basis(height: int, width: int, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Monomials x^i y^j, i + j <= DEGREE, on coordinates scaled to [-1, 1]."""
-    y = (2 * rows + 1) / height - 1
-    x = (2 * columns + 1) / width - 1
-    return np.stack([x ** i * y ** j for i in range(DEGREE + 1) for j in range(DEGREE + 1 - i)], axis=-1)
+POWERS = [(i, j) for i in range(DEGREE + 1) for j in range(DEGREE + 1 - i)]
+
+
+def _coordinates(height: int, width: int, rows: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel centres scaled to [-1, 1]: (x, y)."""
+    return (2 * columns + 1) / width - 1, (2 * rows + 1) / height - 1
 
 
 def lighting_surface(image: np.ndarray) -> np.ndarray:
@@ -37,11 +38,14 @@ def lighting_surface(image: np.ndarray) -> np.ndarray:
     step_y, step_x = max(1, height // FIT_SIDE), max(1, width // FIT_SIDE)
     rows, columns = np.mgrid[0:height:step_y, 0:width:step_x]
     samples = image[::step_y, ::step_x].reshape(-1, image.shape[2]).astype(np.float64)
-    basis = _basis(height, width, rows.ravel(), columns.ravel())
-    coefficients, *_ = np.linalg.lstsq(basis, samples, rcond=None)
-    all_rows, all_columns = np.mgrid[0:height, 0:width]
-    surface = _basis(height, width, all_rows, all_columns) @ coefficients
-    return (surface - surface.mean(axis=(0, 1))).astype(np.float32)
+    x, y = _coordinates(height, width, rows.ravel(), columns.ravel())
+    coefficients, *_ = np.linalg.lstsq(np.stack([x ** i * y ** j for i, j in POWERS], axis=-1), samples, rcond=None)
+    # Summed term by term from a row and a column vector: no (H, W, terms) array for a 4096 px photo.
+    x, y = _coordinates(height, width, np.arange(height)[:, None], np.arange(width)[None, :])
+    surface = np.zeros(image.shape, np.float32)
+    for (i, j), weights in zip(POWERS, coefficients):
+        surface += ((x ** i) * (y ** j)).astype(np.float32)[..., None] * weights.astype(np.float32)
+    return surface - surface.mean(axis=(0, 1), dtype=np.float64).astype(np.float32)
 
 
 def remove_lighting(image: np.ndarray) -> np.ndarray:
