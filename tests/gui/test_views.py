@@ -88,6 +88,10 @@ def test_settings_panel_presets(qtbot, model):
     layout_steps = panel.advanced["layout_steps"]
     assert model.config.pyramid_levels == 5 and model.config.layout_steps > 0
     assert layout_steps.value() == model.config.layout_steps and "patches" in layout_steps.toolTip()
+    energy = panel.loss_weights["layout_energy_weight"]  # a weight among the others: off, explained, applied
+    assert energy.value() == model.config.layout_energy_weight == 0.0 and "weaves" in energy.toolTip()
+    energy.setValue(2.0)
+    assert model.config.layout_energy_weight == 2.0
     assert model.config.layers == TINY.layers  # the preset keeps the user's network and layers
     auto = panel.advanced["auto_layout"]
     assert not auto.isChecked() and "repeats" in auto.toolTip()  # the structured preset is laid out always

@@ -83,6 +83,11 @@ class SynthConfig:
     # checks that one layer of random filters cannot describe survive into the full-size
     # level, where the feature losses (all of --steps) add the detail.
     layout_steps: int = 0
+    # Weight of the layout levels' second term (engine/layout.py, gradient_energy): patches of
+    # a coarse map of which way the canvas's edges run, for weaves whose blocks differ in
+    # the direction of their strands, not in colour. 0 = off, the default: at 1 and 5 it
+    # cost the held-out patch distance on most repeating photos (docs/bakeoff_energy).
+    layout_energy_weight: float = 0.0
     # Decide the layout by the exemplar: when it repeats (engine/periodicity.py), run the
     # "structured" split of these steps instead (5 levels, the coarse ones laid out from
     # pixel patches, about the same time); otherwise run as set. Only for runs from noise
@@ -154,6 +159,8 @@ class SynthConfig:
             raise ConfigError(f"pyramid_noise must be 0 to {MAX_PYRAMID_NOISE:g}, got {self.pyramid_noise!r}")
         if not isinstance(self.layout_steps, int) or not 0 <= self.layout_steps <= 5000:
             raise ConfigError(f"layout_steps must be 0 to 5000, got {self.layout_steps!r}")
+        if not _is_number(self.layout_energy_weight) or not 0 <= self.layout_energy_weight < math.inf:
+            raise ConfigError(f"layout_energy_weight must be a finite number >= 0, got {self.layout_energy_weight!r}")
         if not isinstance(self.auto_layout, bool):
             raise ConfigError(f"auto_layout must be true or false, got {self.auto_layout!r}")
         if self.lighting not in LIGHTINGS:

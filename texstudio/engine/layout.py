@@ -9,6 +9,13 @@ structure out: a quarter-size level's 7 px patch spans a whole cell. The sets ar
 by sliced Wasserstein distance along fresh random directions each step, so Adam, not
 L-BFGS, follows it. On busy textures (grass, gravel) it leaves colour speckle at fine
 scales, so the full-size level is left to the feature losses, which start from this layout.
+
+Raw pixels miss one kind of structure: a weave whose blocks differ only in the way their
+strands run. Shrunk to a coarse level the strands blur into one flat tone, and at a level
+fine enough to show them a 7 px patch sees a third of a block. With layout_energy_weight
+the finer layout levels also match patches of a coarse map of the canvas's own gradient
+energy (gradient_energy). It brings back some of the wicker's blocks, but costs bricks,
+honeycomb and tread plate their regularity, so it is off by default (docs/bakeoff_energy).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.losses import backward_sum, random_directions, sample_patches, sliced_wasserstein
@@ -34,12 +42,43 @@ LAYOUT_LEARNING_RATE = 0.02  # Adam, in pixel units (the canvas is in [0, 1])
 # (docs/bakeoff_auto/noise). Its exemplar needs only a patch and a shift of one pixel.
 MIN_LAYOUT_SIDE = 16
 MIN_LAYOUT_EXEMPLAR_SIDE = LAYOUT_PATCH + 1
+# The energy term (SynthConfig.layout_energy_weight, off by default): on levels of
+# ENERGY_MIN_SIDE px and up (below, a weave's strands are under two pixels wide and leave
+# no gradient to measure), its map has ENERGY_CELLS cells along the canvas's shorter side,
+# so one 7-cell patch spans a fifth of the canvas: several blocks of a weave.
+ENERGY_MIN_SIDE = 64
+ENERGY_CELLS = 32
+ENERGY_EPS = 1e-6  # keeps the square root's gradient finite on a flat patch of canvas
+
+
+def gradient_energy(image: torch.Tensor, pool: int, torus: bool = False) -> torch.Tensor:
+    """(1, C, H, W) -> (1, 2, H', W'): root-mean-square grey gradient across and down, per pool x pool cell.
+
+    A block of strands running across has its energy in the "down" channel, one of strands
+    running down in the "across" one, whatever their colour: the map tells the blocks apart
+    at a scale where the pixels, shrunk, no longer can. On a torus the differences wrap.
+    """
+    grey = image.mean(dim=1, keepdim=True)
+    if torus:
+        across = grey.roll(-1, dims=-1) - grey
+        down = grey.roll(-1, dims=-2) - grey
+    else:
+        across = (grey[..., :, 1:] - grey[..., :, :-1])[..., :-1, :]
+        down = (grey[..., 1:, :] - grey[..., :-1, :])[..., :, :-1]
+    energy = torch.cat([across.square(), down.square()], dim=1)
+    return (F.avg_pool2d(energy, pool) + ENERGY_EPS).sqrt()
+
+
+def energy_pool(height: int, width: int) -> int:
+    """The pooling of a height x width level's energy map; 0 when the level is too coarse for one."""
+    return max(1, min(height, width) // ENERGY_CELLS) if min(height, width) >= ENERGY_MIN_SIDE else 0
 
 
 class PatchLayoutObjective:
     """Sliced Wasserstein distance between the canvas's and the exemplar's 7x7 pixel patches."""
 
-    def __init__(self, exemplar: torch.Tensor, seed: int, level: int, torus: bool) -> None:
+    def __init__(self, exemplar: torch.Tensor, seed: int, level: int, torus: bool,
+                 canvas_shape: tuple[int, int] | None = None, energy_weight: float = 0.0) -> None:
         self.exemplar = exemplar
         self.torus = torus  # the canvas's patches wrap; the exemplar is a photo, never wrapped
         # Its own stream, apart from the feature losses': seeded, so a run repeats exactly.
@@ -49,13 +88,29 @@ class PatchLayoutObjective:
         positions = (exemplar.shape[-2] - LAYOUT_PATCH + 1) * (exemplar.shape[-1] - LAYOUT_PATCH + 1)
         self.all_theirs = (sample_patches(exemplar, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator)
                            if positions <= LAYOUT_MAX_POINTS else None)
+        # The energy term, given its weight and the canvas's shape: its pooling, and the
+        # exemplar's map patches, all of them (a map has a few thousand cells at most).
+        # None: no term, and no random numbers drawn for it, so runs without it repeat.
+        self.energy_weight = energy_weight
+        self.energy_pool = energy_pool(*canvas_shape) if canvas_shape and energy_weight else 0
+        self.energy_theirs = None
+        if self.energy_pool:
+            their_map = gradient_energy(exemplar, self.energy_pool)
+            if min(their_map.shape[-2:]) >= LAYOUT_PATCH:  # a small exemplar may have too few cells
+                self.energy_theirs = sample_patches(their_map, LAYOUT_PATCH, 0, self.generator)
 
     def __call__(self, canvas: torch.Tensor) -> dict[str, torch.Tensor]:
         ours = sample_patches(canvas, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator, self.torus)
         theirs = (self.all_theirs if self.all_theirs is not None else
                   sample_patches(self.exemplar, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator))
         directions = random_directions(ours.shape[0], LAYOUT_DIRECTIONS, self.generator).to(canvas.device)
-        return {"patch": sliced_wasserstein(ours, theirs, directions)}
+        terms = {"patch": sliced_wasserstein(ours, theirs, directions)}
+        if self.energy_theirs is not None:
+            our_map = gradient_energy(canvas, self.energy_pool, self.torus)
+            ours = sample_patches(our_map, LAYOUT_PATCH, 0, self.generator, self.torus)
+            directions = random_directions(ours.shape[0], LAYOUT_DIRECTIONS, self.generator).to(canvas.device)
+            terms["energy"] = self.energy_weight * sliced_wasserstein(ours, self.energy_theirs, directions)
+        return terms
 
     def loss_and_grad(self, canvas: torch.Tensor) -> dict[str, torch.Tensor]:
         """The terms (no graph), with their gradient added to ``canvas.grad``."""

@@ -239,7 +239,8 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
             level_exemplar = resize_longest_side(exemplar, max(1, round(max(exemplar.shape[:2]) / factor)))
         exemplar_tensor = image_to_tensor(level_exemplar, device)
         layout = is_layout_level(config, level, len(plan))
-        objective = (PatchLayoutObjective(exemplar_tensor, config.seed, level, config.tileable) if layout else
+        objective = (PatchLayoutObjective(exemplar_tensor, config.seed, level, config.tileable,
+                                          (height, width), config.layout_energy_weight) if layout else
                      TextureObjective(config, backbone, exemplar_tensor, height, width, level, target_backbone))
         if canvas is None:
             canvas = initial_canvas(config, exemplar_tensor, init, device, height, width)

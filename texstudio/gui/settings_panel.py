@@ -31,6 +31,7 @@ LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)"
           "spectrum_weight": "Fourier spectrum", "color_weight": "Colour", "corr_weight": "Shifted Grams (rows)",
           "sw_directions": "SW directions (0 = auto)", "pyramid_levels": "Pyramid levels",
           "pyramid_noise": "Pyramid detail noise", "layout_steps": "Patch layout steps (0 = off)",
+          "layout_energy_weight": "Layout: strand direction",
           "exemplar_size": "Exemplar max side (px, 0 = as is)", "auto_layout": "Lay out repeating exemplars",
           "lighting": "Exemplar's lighting"}
 # Text fields that take one of a few values: a drop-down, not free text.
@@ -45,6 +46,10 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
                         "patches instead of the network's features: lays out cells, checks and rows the "
                         "features lose. The full-size level then gets all the steps. Needs 2 or more "
                         "pyramid levels (5, as the Structured preset); 0 = off",
+        "layout_energy_weight": "On the finer patch-layout levels, also match which way the exemplar's edges "
+                                "run, over several cells: for weaves whose blocks differ only in the direction "
+                                "of their strands. It costs bricks, honeycomb and tread plate their regularity, "
+                                "so it is off by default; 1 to 5 is the range tried",
         "auto_layout": "When the exemplar repeats (cells, checks, rows, tiles: its autocorrelation peaks again "
                        "beyond its centre), run it as the Structured preset would: 5 pyramid levels, the "
                        "coarse ones laid out from pixel patches, in about the same time. Other exemplars "
