@@ -90,6 +90,11 @@ class SynthResult:
         }
 
 
+# A step whose loss is this many times the level's best is a leap (LevelBest), not the
+# ordinary wobble of fresh random colour directions (well under 2x).
+LEAP_FACTOR = 10.0
+
+
 @dataclass
 class LevelBest:
     """The lowest-loss canvas one pyramid level has evaluated.
@@ -100,14 +105,25 @@ class LevelBest:
     settings: 9 and 5 leaps on gravel and grass; with the colour directions fixed per level,
     none, but no better result (patch distance 2 to 3% worse); without clamping the canvas
     during the run, 7 and 4.)
-    It usually recovers within a few steps (resetting it instead was slower), but a leap in
-    a level's last steps used to be handed on as the result: colour noise, on one photo in
-    ten at 256 px.
+    It recovers within a few steps, but the canvas it recovers is not the one it left: a
+    leap in a level's last steps used to be handed on as the result (colour noise, on one
+    photo in ten at 256 px), and one early in the full-size level after the layout levels
+    wiped out what they laid out. So a leap sends the canvas back to the best one, with a
+    fresh L-BFGS history (is_leap, docs/leaps), and a level never ends on an unevaluated leap.
     """
 
     loss: float = float("inf")
     canvas: torch.Tensor | None = None
     terms: dict[str, float] = field(default_factory=dict)
+
+    def is_leap(self, loss: float) -> bool:
+        """Whether ``loss`` is a leap: LEAP_FACTOR times the best so far or more.
+
+        Left to recover on its own, the whole photo of a honeycomb leapt in the full-size
+        level's fifth step (0.15 to 19, then 125) and came back as mush, its laid-out cells
+        gone (docs/leaps).
+        """
+        return loss >= LEAP_FACTOR * self.loss
 
     def offer(self, loss: float, canvas: torch.Tensor, terms: dict[str, float]) -> None:
         if loss < self.loss:
@@ -292,6 +308,12 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
                     f"the canvas was rolled back to iteration {back_iteration}. Try a smaller learning rate, "
                     "smaller loss weights or another optimizer", result=result)
             good = (before, iteration - 1)
+            if isinstance(optimizer, torch.optim.LBFGS) and best.is_leap(total):
+                # Back to the best canvas, with a fresh history: the curvature it had
+                # learnt is what sent it there.
+                with torch.no_grad():
+                    canvas.copy_(best.canvas)
+                optimizer.state.clear()
             best.offer(total, before, last_terms)
             history.append(total)
             show = (config.preview_every and iteration % config.preview_every == 0) or iteration == total_steps
