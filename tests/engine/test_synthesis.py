@@ -19,7 +19,8 @@ TINY = SynthConfig(width=32, height=32, steps=6, layers=("relu1_1", "relu2_1"), 
 def test_loss_falls_on_a_real_texture_photo(real_photo):
     result = run_synthesis(TINY.replace(steps=40, width=48, height=48), real_photo)
     assert result.iterations == 40 and not result.stopped
-    assert result.loss_history[-1] < 0.2 * result.loss_history[0]
+    # The result's own loss: the history's last entry may be a leap the run went back from.
+    assert sum(result.final_losses.values()) < 0.2 * result.loss_history[0]
     assert result.image.shape == (48, 48, 3) and result.image.dtype == np.float32
     assert 0 <= result.image.min() and result.image.max() <= 1
 
