@@ -93,6 +93,7 @@ class SynthResult:
 # A step whose loss is this many times the level's best is a leap (LevelBest), not the
 # ordinary wobble of fresh random colour directions (well under 2x).
 LEAP_FACTOR = 10.0
+LEAP_BACKOFF = 0.5  # the level's step size after each leap (LevelBest)
 
 
 @dataclass
@@ -309,11 +310,14 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
                     "smaller loss weights or another optimizer", result=result)
             good = (before, iteration - 1)
             if isinstance(optimizer, torch.optim.LBFGS) and best.is_leap(total):
-                # Back to the best canvas, with a fresh history: the curvature it had
-                # learnt is what sent it there.
+                # Back to the best canvas, with a fresh history (the curvature it had
+                # learnt is what sent it there) and half the step size: restarted at the
+                # same size, the same steps can leap the same way again, for good.
                 with torch.no_grad():
                     canvas.copy_(best.canvas)
                 optimizer.state.clear()
+                for group in optimizer.param_groups:
+                    group["lr"] *= LEAP_BACKOFF
             best.offer(total, before, last_terms)
             history.append(total)
             show = (config.preview_every and iteration % config.preview_every == 0) or iteration == total_steps
