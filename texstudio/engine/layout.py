@@ -14,8 +14,9 @@ Raw pixels miss one kind of structure: a weave whose blocks differ only in the w
 strands run. Shrunk to a coarse level the strands blur into one flat tone, and at a level
 fine enough to show them a 7 px patch sees a third of a block. With layout_energy_weight
 the finer layout levels also match patches of a coarse map of the canvas's own gradient
-energy (gradient_energy). It brings back some of the wicker's blocks, but costs bricks,
-honeycomb and tread plate their regularity, so it is off by default (docs/bakeoff_energy).
+energy (gradient_energy). It groups the wicker's strands into a few patches but does not
+bring back its blocks, and it costs bricks, honeycomb and tread plate their regularity, so
+it is off by default (docs/bakeoff_energy).
 """
 
 from __future__ import annotations
@@ -103,14 +104,17 @@ class PatchLayoutObjective:
         ours = sample_patches(canvas, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator, self.torus)
         theirs = (self.all_theirs if self.all_theirs is not None else
                   sample_patches(self.exemplar, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator))
-        directions = random_directions(ours.shape[0], LAYOUT_DIRECTIONS, self.generator).to(canvas.device)
-        terms = {"patch": sliced_wasserstein(ours, theirs, directions)}
+        terms = {"patch": self._distance(ours, theirs)}
         if self.energy_theirs is not None:
             our_map = gradient_energy(canvas, self.energy_pool, self.torus)
             ours = sample_patches(our_map, LAYOUT_PATCH, 0, self.generator, self.torus)
-            directions = random_directions(ours.shape[0], LAYOUT_DIRECTIONS, self.generator).to(canvas.device)
-            terms["energy"] = self.energy_weight * sliced_wasserstein(ours, self.energy_theirs, directions)
+            terms["energy"] = self.energy_weight * self._distance(ours, self.energy_theirs)
         return terms
+
+    def _distance(self, ours: torch.Tensor, theirs: torch.Tensor) -> torch.Tensor:
+        """Sliced Wasserstein distance between two patch sets, along fresh directions from this level's stream."""
+        directions = random_directions(ours.shape[0], LAYOUT_DIRECTIONS, self.generator).to(ours.device)
+        return sliced_wasserstein(ours, theirs, directions)
 
     def loss_and_grad(self, canvas: torch.Tensor) -> dict[str, torch.Tensor]:
         """The terms (no graph), with their gradient added to ``canvas.grad``."""

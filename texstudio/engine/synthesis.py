@@ -110,7 +110,8 @@ class LevelBest:
     leap in a level's last steps used to be handed on as the result (colour noise, on one
     photo in ten at 256 px), and one early in the full-size level after the layout levels
     wiped out what they laid out. So a leap sends the canvas back to the best one, with a
-    fresh L-BFGS history (is_leap, docs/leaps), and a level never ends on an unevaluated leap.
+    fresh L-BFGS history and half the step size (is_leap, docs/leaps), and a level never
+    ends on an unevaluated leap.
     """
 
     loss: float = float("inf")
