@@ -142,7 +142,8 @@ def write_table(rows: list, path: Path, arguments: str) -> None:
     lines += ["", "In brackets: the exemplar itself scored against the held-out crop, the floor a synthesis "
               "can hope for; for copy, the held-out crop's own share of patches found in the exemplar (high "
               "for a periodic texture). copy: share of near-verbatim exemplar patches (worst of three scales). seam: "
-              "wrap-around edge difference relative to the interior (about 1 tiles seamlessly)."]
+              "step across the wrap-around edges relative to the output's own strongest lines (1 or less tiles "
+              "seamlessly; engine/metrics.py)."]
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 
 from texstudio.engine.metrics import (
-    color_distance, copy_fraction, patch_distance, quality_report, spectrum_distance,
+    _line_steps, color_distance, copy_fraction, patch_distance, quality_report, seam_score, spectrum_distance,
 )
 
 from ..conftest import make_texture
@@ -80,3 +80,27 @@ def test_colour_distance_on_large_images_compares_a_sample(monkeypatch):
     sampled = color_distance(tinted, exemplar)
     assert sampled != whole and abs(sampled - whole) < 0.1 * whole
     assert color_distance(tinted, exemplar) > 3 * color_distance(reference, exemplar)
+
+
+def brick_wall(size: int = 96, course: int = 16, brick: int = 32, seed: int = 0) -> np.ndarray:
+    """A grey wall that tiles exactly: courses of bricks in shades, light mortar, pixel noise.
+    Row 0 is mortar and the last row brick, so the wrap falls on a mortar joint."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size]
+    row = y // course
+    along = (x + (row % 2) * brick // 2) % size  # every other course offset by half a brick
+    mortar = (y % course < 2) | (along % brick < 2)
+    shade = rng.uniform(0.35, 0.55, (size // course, size // brick))[row, along // brick]
+    grey = np.clip(np.where(mortar, 0.85, shade) + rng.normal(0, 0.03, (size, size)), 0, 1)
+    return grey[:, :, None].repeat(3, 2).astype(np.float32)
+
+
+def test_a_seamless_wall_whose_wrap_falls_on_a_joint_is_not_called_a_seam():
+    wall = brick_wall()
+    steps = _line_steps(wall.astype(np.float64), 0)
+    # Measured against the average line, the wrap looks five times too rough (the old score)...
+    assert steps[-1] / steps[:-1].mean() > 3
+    # ...but the wall's other joints are as rough: the score says seamless.
+    assert seam_score(wall) < 1.1
+    # Lighting that falls off across the wall does not wrap: that seam is seen.
+    assert seam_score(wall * np.linspace(1.0, 0.5, 96, dtype=np.float32)[None, :, None]) > 1.5

@@ -107,10 +107,10 @@ def test_tileable_output_wraps_with_no_seam():
     config = TINY.replace(width=48, height=48, steps=60, layers=("relu1_1", "relu2_1", "relu3_1"))
     tile = run_synthesis(config.replace(tileable=True), exemplar).image
     plain = run_synthesis(config, exemplar).image
-    # The wrap seam of the tile is statistically like its interior...
-    assert seam_score(tile) < 1.35
-    # ...while the same run without the torus shows one (the check can fail).
-    assert seam_score(plain) > 1.5
+    # The wrap of the tile is no rougher than its interior lines (0.78 and 0.82 on 2 and 1 threads)...
+    assert seam_score(tile) < 1.1
+    # ...while the same run without the torus shows a seam (1.76 and 1.85; the check can fail).
+    assert seam_score(plain) > 1.4
 
 
 def test_the_engine_imports_no_qt():

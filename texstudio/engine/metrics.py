@@ -5,21 +5,38 @@ from __future__ import annotations
 import numpy as np
 
 
-def seam_score(image: np.ndarray) -> float:
-    """How much the wrap-around edges differ from the image's interior, for tiles.
+# The share of interior lines a seamless wrap may be rougher than: a texture's own strongest
+# lines (mortar joints, cell walls) set the scale, not its average line.
+SEAM_QUANTILE = 0.99
 
-    The mean absolute step across the wrap (last column to first, last row to first)
-    divided by the mean step between neighbouring interior columns/rows; the worse of
-    the two directions. About 1 for a seamless tile; clearly above 1 where a seam shows.
+
+def _line_steps(image: np.ndarray, axis: int) -> np.ndarray:
+    """Mean absolute step between neighbouring lines along axis; the last entry is the wrap (last to first)."""
+    wrapped = np.concatenate([image, np.take(image, [0], axis=axis)], axis=axis)
+    return np.abs(np.diff(wrapped, axis=axis)).mean(axis=tuple(a for a in range(image.ndim) if a != axis))
+
+
+def seam_score(image: np.ndarray) -> float:
+    """How rough the wrap-around edges are next to the texture's own lines, for tiles.
+
+    Per direction: the mean absolute step between neighbouring rows (columns), line by line;
+    the wrap's step (last row to first) divided by the 99th percentile of the interior
+    lines' steps; the worse of the two directions. Up to 1 the wrap is no rougher than
+    lines the texture has anyway; a seam scores above (the default at 128 px on ten shared
+    photos: 0.13 to 0.93 tileable, 1.11 to 3.68 untiled; docs/seam_score).
+
+    Dividing by the interior's mean step instead (the score before 2026-12) made one
+    line's chance the verdict: a seamless brick or honeycomb tile whose wrap fell on a
+    mortar joint or a cell wall scored 1.4 to 1.8 and was flagged as a seam. A seam fainter
+    than the texture's strongest lines still scores below 1: this measure cannot tell it
+    from one of them.
     """
     image = np.asarray(image, dtype=np.float64)
     scores = []
     for axis in (0, 1):
-        interior = np.abs(np.diff(image, axis=axis)).mean()
-        first = np.take(image, 0, axis=axis)
-        last = np.take(image, -1, axis=axis)
-        wrap = np.abs(first - last).mean()
-        scores.append(wrap / max(interior, 1e-12))
+        steps = _line_steps(image, axis)
+        interior = np.quantile(steps[:-1], SEAM_QUANTILE)
+        scores.append(steps[-1] / max(interior, 1e-12))
     return float(max(scores))
 
 
