@@ -92,22 +92,86 @@ def laid_out_photos(textures: Path) -> list[Path]:
     return [p for p in photos if periodicity(split_photo(p, SIZE)[0]) >= REPEATING]
 
 
-def write_sheet(out: Path, tags: list[str]) -> None:
+def write_sheet(out: Path, tags: list[str], results_only: bool = False) -> None:
+    """levels.jpg: for every photo, one row per tag. With results_only, results.jpg: the
+    exemplar and each tag's result, two photos to a row (a sheet of 40 photos stays small)."""
     rows_dir = out / "rows"
     photos = sorted({p.name.rsplit("__", 1)[0] for p in rows_dir.glob("*__*.png")})
     rows = []
     for photo in photos:
+        cells = []
         for tag in tags:
             path = rows_dir / f"{photo}__{tag}.png"
             if path.exists():
-                rows.append(np.asarray(Image.open(path).convert("RGB")))
+                row = np.asarray(Image.open(path).convert("RGB"))
+                if not results_only:
+                    rows.append(row)
+                    continue
+                cells += ([row[:, :SIZE]] if not cells else []) + [row[:, -SIZE:]]
+        if cells:
+            rows.append(np.concatenate([np.pad(c, ((0, 0), (0, 2), (0, 0)), constant_values=255) for c in cells], 1))
+    if results_only:
+        rows += [np.full_like(rows[-1], 255)] * (len(rows) % 2)
+        rows = [np.concatenate([rows[i], np.full((SIZE, 12, 3), 255, np.uint8), rows[i + 1]], 1)
+                for i in range(0, len(rows), 2)]
     width = max(row.shape[1] for row in rows)
     sheet = np.concatenate([np.pad(row, ((0, 4), (0, width - row.shape[1]), (0, 0)), constant_values=255)
                             for row in rows])
     image = Image.fromarray(sheet)
     image = image.resize((image.width // 2, image.height // 2), Image.LANCZOS)
-    image.save(out / "levels.jpg", quality=85)
-    print(f"wrote {out / 'levels.jpg'}: {len(photos)} photos x {len(tags)} tags")
+    name = "results.jpg" if results_only else "levels.jpg"
+    image.save(out / name, quality=85)
+    print(f"wrote {out / name}: {len(photos)} photos x {len(tags)} tags")
+
+
+METRICS = ("patch", "spectrum", "color", "copy")
+
+
+def photo_kinds(textures: Path) -> dict[str, str]:
+    """Photo name -> its kind in the manifest (stochastic, structured, ...)."""
+    rows = [line.split("\t") for line in (textures / "MANIFEST.tsv").read_text().splitlines()[1:] if line.strip()]
+    return {row[0]: row[6] for row in rows}
+
+
+def load_results(out: Path, tag: str) -> dict[str, dict]:
+    """A tag's rows by photo; ``GLOB@METHOD`` reads bench/bakeoff.py's result files instead
+    (GLOB relative to the repository, the rows of that method)."""
+    if "@" in tag:
+        pattern, method = tag.split("@", 1)
+        return {row["photo"]: row for path in sorted(REPO.glob(pattern)) for row in json.loads(path.read_text())
+                if row.get("method") == method}
+    return {row["photo"]: row for path in sorted(out.glob(f"results-{tag}-*.json"))
+            for row in json.loads(path.read_text())}
+
+
+def write_comparison(out: Path, before: str, after: str, kinds: dict[str, str]) -> None:
+    """Per photo and per kind: each metric before -> after, and on how many photos it got better."""
+    a, b = load_results(out, before), load_results(out, after)
+    photos = sorted(set(a) & set(b), key=lambda p: (kinds.get(p, ""), p))
+    lines = [f"# {before} -> {after}: {len(photos)} photos (`bench/levels.py --compare {before},{after}`)", "",
+             "Lower is better for every metric. Better on: photos where the second run scores lower.", "",
+             "| photos | n | " + " | ".join(f"{m} mean | better on" for m in METRICS) + " |",
+             "|---|---|" + "---|---|" * len(METRICS)]
+    groups = [("all", photos)] + [(kind, [p for p in photos if kinds.get(p) == kind])
+                                  for kind in sorted({kinds.get(p, "") for p in photos})]
+    for name, group in groups:
+        cells = []
+        for m in METRICS:
+            mean_a = np.mean([a[p][m] for p in group])
+            mean_b = np.mean([b[p][m] for p in group])
+            better = sum(b[p][m] < a[p][m] for p in group)
+            worse = sum(b[p][m] > a[p][m] for p in group)
+            cells.append(f"{mean_a:.4f} → {mean_b:.4f} | {better} ({worse} worse)")
+        lines.append(f"| {name} | {len(group)} | " + " | ".join(cells) + " |")
+    lines += ["", "| photo | kind | " + " | ".join(METRICS) + " | CPU s |", "|---|---|" + "---|" * (len(METRICS) + 1)]
+    for p in photos:
+        cpu = " → ".join(f"{row[p]['cpu_s']:.0f}" if "cpu_s" in row[p] else "–" for row in (a, b))
+        lines.append(f"| {p} | {kinds.get(p, '')} | " + " | ".join(f"{a[p][m]:.4f} → {b[p][m]:.4f}" for m in METRICS)
+                     + f" | {cpu} |")
+    label = {tag: tag.split("@")[-1].replace("/", "_") for tag in (before, after)}
+    path = out / f"compare-{label[before]}-{label[after]}.md"
+    path.write_text("\n".join(lines) + "\n")
+    print(f"wrote {path}")
 
 
 def main() -> int:
@@ -121,9 +185,15 @@ def main() -> int:
     parser.add_argument("--exemplar-size", type=int, default=0,
                         help="the engine's exemplar_size: 0 keeps the half's scale (the bake-off's), 256 is the CLI's")
     parser.add_argument("--sheet", default="", help="comma-separated tags: write levels.jpg and stop")
+    parser.add_argument("--results-only", action="store_true",
+                        help="with --sheet: results.jpg, the exemplar and each tag's result only")
+    parser.add_argument("--compare", default="", help="BEFORE,AFTER tags: write compare-BEFORE-AFTER.md and stop")
     args = parser.parse_args()
     if args.sheet:
-        write_sheet(args.out, args.sheet.split(","))
+        write_sheet(args.out, args.sheet.split(","), args.results_only)
+        return 0
+    if args.compare:
+        write_comparison(args.out, *args.compare.split(","), kinds=photo_kinds(args.textures))
         return 0
     changes = json.loads(args.set)
     photos = ([args.textures / name for name in args.only.split(",")] if args.only
