@@ -40,10 +40,11 @@ QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99)
 def ratios(image: np.ndarray) -> dict[str, float]:
     """The wrap's step over each normaliser of the interior lines' steps, worse direction."""
     image = np.asarray(image, np.float64)
+    per_axis = [_line_steps(image, axis) for axis in (0, 1)]
     out = {}
     for name, normalise in [("mean", np.mean)] + [(f"q{round(q * 100)}", lambda d, q=q: np.quantile(d, q))
                                                   for q in QUANTILES]:
-        out[name] = max(steps[-1] / normalise(steps[:-1]) for steps in (_line_steps(image, a) for a in (0, 1)))
+        out[name] = max(steps[-1] / normalise(steps[:-1]) for steps in per_axis)
     return out
 
 
