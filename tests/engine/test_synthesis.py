@@ -297,8 +297,9 @@ def test_a_leap_goes_back_to_the_best_canvas_with_a_fresh_history():
 def test_after_leaps_the_smaller_steps_still_get_the_loss_down():
     # Here L-BFGS leaps at its 3rd and 6th steps. Sent back to the best canvas at the same
     # step size, it leapt the same way every third step and ended at 0.57 of a start of
-    # 0.58; with the step size halved at each leap it ends under 0.002 (left to recover by
-    # itself, as before leaps were caught, 0.04).
+    # 0.58; with the step size halved at each leap it ended at 0.0015, and with the halving
+    # given back after LEAP_RECOVER calm steps at 0.0022 (left to recover by itself, as
+    # before leaps were caught, 0.04).
     result = run_synthesis(TINY.replace(steps=40, width=48, height=48), make_texture(64, seed=3))
     history = result.loss_history
     assert max(history) > 10 * history[0]  # it does leap

@@ -94,6 +94,9 @@ class SynthResult:
 # ordinary wobble of fresh random colour directions (well under 2x).
 LEAP_FACTOR = 10.0
 LEAP_BACKOFF = 0.5  # the level's step size after each leap (LevelBest)
+# Ordinary steps after which a halved step size is doubled back, up to the setting: halved
+# for good, three leaps left the whole honeycomb photo's colours dull (docs/bakeoff_now).
+LEAP_RECOVER = 5
 
 
 @dataclass
@@ -110,8 +113,8 @@ class LevelBest:
     leap in a level's last steps used to be handed on as the result (colour noise, on one
     photo in ten at 256 px), and one early in the full-size level after the layout levels
     wiped out what they laid out. So a leap sends the canvas back to the best one, with a
-    fresh L-BFGS history and half the step size (is_leap, docs/leaps), and a level never
-    ends on an unevaluated leap.
+    fresh L-BFGS history and half the step size (is_leap, docs/leaps; doubled back after
+    LEAP_RECOVER ordinary steps), and a level never ends on an unevaluated leap.
     """
 
     loss: float = float("inf")
@@ -277,6 +280,8 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
         )
         terms: dict[str, torch.Tensor] = {}
         best = LevelBest()
+        set_lr = [group["lr"] for group in optimizer.param_groups]
+        calm = 0  # ordinary steps since the last leap or give-back
 
         def closure() -> torch.Tensor:
             nonlocal terms
@@ -313,12 +318,20 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
             if isinstance(optimizer, torch.optim.LBFGS) and best.is_leap(total):
                 # Back to the best canvas, with a fresh history (the curvature it had
                 # learnt is what sent it there) and half the step size: restarted at the
-                # same size, the same steps can leap the same way again, for good.
+                # same size, the same steps can leap the same way again. LEAP_RECOVER calm
+                # steps give the halving back.
                 with torch.no_grad():
                     canvas.copy_(best.canvas)
                 optimizer.state.clear()
                 for group in optimizer.param_groups:
                     group["lr"] *= LEAP_BACKOFF
+                calm = 0
+            else:
+                calm += 1
+                if calm >= LEAP_RECOVER:
+                    calm = 0
+                    for group, limit in zip(optimizer.param_groups, set_lr):
+                        group["lr"] = min(limit, group["lr"] / LEAP_BACKOFF)
             best.offer(total, before, last_terms)
             history.append(total)
             show = (config.preview_every and iteration % config.preview_every == 0) or iteration == total_steps
