@@ -102,7 +102,7 @@ def main() -> int:
             seconds = float(timing.read_text())
             output = load_image(out)
             # The floor: the exemplar scored as if it were the output; for copying, the held-out crop,
-            # whose patches a periodic texture repeats from the exemplar without any copying.
+            # which copies nothing (a photo tiled from one small tile does repeat, though).
             floor = {**scores(exemplar, exemplar, reference), "copy": layout_copy_fraction(reference, exemplar)}
             rows.append((label, seconds, scores(output, exemplar, reference), floor))
             print(f"{label}: {seconds:.0f} s, {rows[-1][2]}", flush=True)
@@ -140,8 +140,9 @@ def write_table(rows: list, path: Path, arguments: str) -> None:
         lines.append(f"| {label} | {seconds:.0f} s | {cells} | {ours['copy']:.3f} ({floor['copy']:.3f}) "
                      f"| {ours['seam']:.2f} |")
     lines += ["", "In brackets: the exemplar itself scored against the held-out crop, the floor a synthesis "
-              "can hope for; for copy, the held-out crop's own share of patches found in the exemplar (high "
-              "for a periodic texture). copy: share of near-verbatim exemplar patches (worst of three scales). seam: "
+              "can hope for; for copy, the held-out crop's own share of patches counted as copied, which should be "
+              "near 0. copy: share of near-verbatim exemplar patches, worst of three scales (patches that match one "
+              "place in the exemplar much better than any other; docs/copy_metric). seam: "
               "step across the wrap-around edges relative to the output's own strongest lines (1 or less tiles "
               "seamlessly; engine/metrics.py)."]
     path.write_text("\n".join(lines) + "\n")

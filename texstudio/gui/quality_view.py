@@ -14,10 +14,14 @@ METRICS = {
                           "the mix of fine and coarse detail differs (0 = same).", None),
     "patch_distance": ("Patches", "Distance between the distributions of small patches at three scales: "
                        "the number closest to 'looks like the exemplar' (lower is better).", None),
-    # Thresholds: a few percent of near-verbatim patches is already a visible copy; seamless
-    # tiles of ten shared photos scored 0.13 to 0.93, the same runs untiled 1.11 to 3.68.
+    # Thresholds: a tenth of the patches copied is a visible copy, and more than chance: a
+    # second crop of a shared photo scored up to 0.06 (but two photos tiled from one small
+    # tile), the default's results on them up to 0.08, faint-noise copies 0.8 on average
+    # (docs/copy_metric). Seamless tiles of ten shared photos scored 0.13 to 0.93, the same
+    # runs untiled 1.11 to 3.68 (docs/seam_score).
     "copy_fraction": ("Copied", "Share of the result's patches that are near-verbatim copies of exemplar "
-                      "patches, at full, half and quarter scale (0 = nothing copied).", 0.05),
+                      "patches, at full, half and quarter scale: patches that match one place in the "
+                      "exemplar much better than any other (0 = nothing copied).", 0.1),
     "seam_score": ("Seam", "Step across the wrap-around edges relative to the texture's own strongest "
                    "lines: 1 or less for a seamless tile (tileable runs only).", 1.0),
 }
