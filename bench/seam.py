@@ -55,6 +55,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", default=",".join(PHOTOS))
+    parser.add_argument("--save", action="store_true", help="also write each result to OUT/outputs as PNG")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rows, tiles = [], []
@@ -71,6 +72,10 @@ def main() -> int:
                          **{k: round(v, 3) for k, v in ratios(image).items()}})
             print(json.dumps(rows[-1]), flush=True)
             pair.append(np.tile(to_uint8(image), (2, 2, 1)))
+            if args.save:
+                (args.out / "outputs").mkdir(exist_ok=True)
+                Image.fromarray(to_uint8(image)).save(
+                    args.out / "outputs" / f"{Path(name).stem}__{'tile' if tileable else 'plain'}.png")
         tiles.append(np.concatenate([np.pad(p, ((2, 2), (2, 2), (0, 0)), constant_values=255) for p in pair], 1))
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
     Image.fromarray(np.concatenate(tiles)).save(args.out / "tiled.jpg", quality=88)
