@@ -218,7 +218,8 @@ def test_export_dialog_builds_a_request(qtbot, model, tmp_path):
 
 
 def test_quality_view_shows_the_report_and_flags_copies_and_seams(qtbot, model):
-    from texstudio.engine.synthesis import SynthResult
+    from texstudio.engine.synthesis import StepRecord, SynthResult
+    from texstudio.gui.model import RunKind
     from texstudio.gui.quality_view import QualityView
 
     view = QualityView(model)
@@ -229,6 +230,12 @@ def test_quality_view_shows_the_report_and_flags_copies_and_seams(qtbot, model):
         model.finish_run(SynthResult(image=np.zeros((8, 8, 3), np.float32), config=model.config, iterations=1,
                                      stopped=False, elapsed=0.1, device="cpu", backbone="vgg19", quality=quality))
 
+    # The last step is in, the report not yet: say that it is coming.
+    model.begin_run(RunKind.START, total_steps=3, device="cpu")
+    model.apply_record(StepRecord(iteration=2, total_steps=3, loss=1.0, losses={"gram": 1.0}, elapsed=1.0))
+    assert "when a run ends" in view.status.text()
+    model.apply_record(StepRecord(iteration=3, total_steps=3, loss=1.0, losses={"gram": 1.0}, elapsed=2.0))
+    assert "Scoring" in view.status.text()
     finish({"color_distance": 0.01, "spectrum_distance": 0.2, "patch_distance": 0.05, "copy_fraction": 0.0,
             "seam_score": 0.9})
     assert view.values["patch_distance"].text() == "0.050" and view.values["copy_fraction"].text() == "0%"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
-from texstudio.gui.model import AppModel
+from texstudio.gui.model import AppModel, RunState
 
 # key -> (label, what it measures, the value above which the result is flagged or None)
 METRICS = {
@@ -17,7 +17,7 @@ METRICS = {
     # Thresholds: a tenth of the patches copied is a visible copy, and more than chance: a
     # second crop of a shared photo scored up to 0.06 (but two photos tiled from one small
     # tile), the default's results on them up to 0.08, faint-noise copies 0.8 on average
-    # (docs/copy_metric). Seamless tiles of ten shared photos scored 0.13 to 0.93, the same
+    # (docs/copy_metric). Seamless tiles of ten shared photos scored 0.13 to 0.95, the same
     # runs untiled 1.11 to 3.68 (docs/seam_score).
     "copy_fraction": ("Copied", "Share of the result's patches that are near-verbatim copies of exemplar "
                       "patches, at full, half and quarter scale: patches that match one place in the "
@@ -54,7 +54,15 @@ class QualityView(QWidget):
         layout.addStretch(1)
         self.setMinimumWidth(130)
         model.result_changed.connect(self._on_result_changed)
+        model.progress_changed.connect(self._on_progress)
         self._on_result_changed()
+
+    def _on_progress(self) -> None:
+        # The report is computed after the last step, in the worker; on a large result its
+        # copy search takes seconds (docs/copy_metric/timing.md), with the bar already full.
+        progress = self.model.progress
+        if self.model.run_state is RunState.RUNNING and 0 < progress.total <= progress.iteration:
+            self.status.setText("Scoring the result…")
 
     def report(self) -> dict[str, float] | None:
         result = self.model.result
