@@ -40,6 +40,18 @@ def test_synth_round_trip_writes_image_and_sidecar(texture_file, tmp_path):
     assert {"color_distance", "patch_distance", "copy_fraction", "seam_score"} <= set(sidecar["quality"])
 
 
+def test_a_result_that_copies_its_exemplar_is_written_with_a_warning(texture_file, tmp_path):
+    # Started from the exemplar itself and barely moved: the result is the exemplar.
+    out = tmp_path / "copy.png"
+    done = run_cli("synth", texture_file, "-o", out, "--size", "64", "--steps", "1", "--optimizer", "adam",
+                   "--lr", "1e-6", "--backbone", "vgg19", "--layers", "relu1_1", "--device", "cpu",
+                   "--no-auto-layout", "--init", texture_file, "--quiet")
+    assert done.returncode == 0 and out.exists(), done.stderr
+    quality = json.loads(out.with_suffix(".json").read_text())["quality"]
+    assert quality["copy_fraction"] > 0.9
+    assert "warning: the result copies the exemplar" in done.stderr and "copy.json" in done.stderr
+
+
 def test_no_options_means_the_offline_default_preset(texture_file, tmp_path):
     from texstudio.engine.presets import default_config
 

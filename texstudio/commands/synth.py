@@ -215,4 +215,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"wrote {out} and {sidecar.name} ({result.iterations} steps, {result.elapsed:.1f} s, "
               f"{result.backbone}, {result.device})", file=sys.stderr)
+    from texstudio.engine.metrics import problems
+
+    # What the GUI's quality panel flags in red, said even with --quiet: the image is written,
+    # but the user should look before using it.
+    for key, problem in problems(result.quality or {}).items():
+        print(f"texstudio: warning: the result {problem} ({key} {result.quality[key]:.3g}; "
+              f"the quality report is in {sidecar.name})", file=sys.stderr)
     return 0

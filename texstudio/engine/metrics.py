@@ -248,6 +248,22 @@ def layout_copy_fraction(output: np.ndarray, exemplar: np.ndarray, scales: int =
     return worst
 
 
+# Values above which a report means a visible problem, and that problem in words; shared by
+# the GUI's quality panel and the CLI. A tenth of the patches copied is a visible copy, and
+# more than chance: a second crop of a shared photo scored up to 0.06 (but two photos tiled
+# from one small tile), the default's results on them up to 0.08, faint-noise copies 0.8 on
+# average (docs/copy_metric). Seamless tiles of ten shared photos scored 0.13 to 0.95, the
+# same runs untiled 1.11 to 3.68 (docs/seam_score).
+PROBLEM_LIMITS = {"copy_fraction": 0.1, "seam_score": 1.0}
+PROBLEMS = {"copy_fraction": "copies the exemplar", "seam_score": "a seam shows when tiled"}
+
+
+def problems(report: dict[str, float]) -> dict[str, str]:
+    """The report's numbers that mean a visible problem: metric -> the problem in words."""
+    return {key: PROBLEMS[key] for key, limit in PROBLEM_LIMITS.items()
+            if report.get(key) is not None and report[key] > limit}
+
+
 def quality_report(output: np.ndarray, exemplar: np.ndarray, tileable: bool = False) -> dict[str, float]:
     """All metrics of one result against its exemplar, for the GUI and the sidecar."""
     report = {

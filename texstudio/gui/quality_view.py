@@ -4,28 +4,23 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
+from texstudio.engine.metrics import problems
 from texstudio.gui.model import AppModel, RunState
 
-# key -> (label, what it measures, the value above which the result is flagged or None)
+# key -> (label, what it measures); which values are flagged: engine/metrics.py's problems
 METRICS = {
     "color_distance": ("Colour", "Distance between the colour distributions of result and exemplar "
-                       "(sliced Wasserstein, 0 = identical palettes).", None),
+                       "(sliced Wasserstein, 0 = identical palettes)."),
     "spectrum_distance": ("Spectrum", "Gap between radially averaged log power spectra, in decades: how far "
-                          "the mix of fine and coarse detail differs (0 = same).", None),
+                          "the mix of fine and coarse detail differs (0 = same)."),
     "patch_distance": ("Patches", "Distance between the distributions of small patches at three scales: "
-                       "the number closest to 'looks like the exemplar' (lower is better).", None),
-    # Thresholds: a tenth of the patches copied is a visible copy, and more than chance: a
-    # second crop of a shared photo scored up to 0.06 (but two photos tiled from one small
-    # tile), the default's results on them up to 0.08, faint-noise copies 0.8 on average
-    # (docs/copy_metric). Seamless tiles of ten shared photos scored 0.13 to 0.95, the same
-    # runs untiled 1.11 to 3.68 (docs/seam_score).
+                       "the number closest to 'looks like the exemplar' (lower is better)."),
     "copy_fraction": ("Copied", "Share of the result's patches that are near-verbatim copies of exemplar "
                       "patches, at full, half and quarter scale: patches that match one place in the "
-                      "exemplar much better than any other (0 = nothing copied).", 0.1),
+                      "exemplar much better than any other (0 = nothing copied)."),
     "seam_score": ("Seam", "Step across the wrap-around edges relative to the texture's own strongest "
-                   "lines: 1 or less for a seamless tile (tileable runs only).", 1.0),
+                   "lines: 1 or less for a seamless tile (tileable runs only)."),
 }
-FLAGS = {"copy_fraction": "copies the exemplar", "seam_score": "a seam shows when tiled"}
 
 
 class QualityView(QWidget):
@@ -39,7 +34,7 @@ class QualityView(QWidget):
         self.status.setWordWrap(True)
         self.values: dict[str, QLabel] = {}
         form = QFormLayout()
-        for key, (label, tip, _) in METRICS.items():
+        for key, (label, tip) in METRICS.items():
             value = QLabel("–")
             value.setToolTip(tip)
             name = QLabel(label)
@@ -76,18 +71,14 @@ class QualityView(QWidget):
             self.status.setText("Scored when a run ends." if self.model.result is None
                                 else "This result was not scored.")
             return
-        problems = []
+        found = problems(report)
         for key, label in self.values.items():
             number = report.get(key)
-            limit = METRICS[key][2]
             if number is None:
                 label.setText("–")
                 label.setStyleSheet("")
                 continue
-            flagged = limit is not None and number > limit
             label.setText(f"{number:.0%}" if key == "copy_fraction" else f"{number:.3f}")
-            label.setStyleSheet("color: #c0392b; font-weight: bold;" if flagged else "")
-            if flagged:
-                problems.append(FLAGS[key])
-        self.status.setText("Warning: " + "; ".join(problems) + "." if problems
+            label.setStyleSheet("color: #c0392b; font-weight: bold;" if key in found else "")
+        self.status.setText("Warning: " + "; ".join(found.values()) + "." if found
                             else "No copying found" + (", seamless." if "seam_score" in report else "."))
