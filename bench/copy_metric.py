@@ -5,8 +5,8 @@
     OMP_NUM_THREADS=1 taskset -c 0 .venv/bin/python bench/copy_metric.py --out docs/copy_metric --timing
 
 For each photo of ../shared/textures (split as the bake-off splits it: left half the
-exemplar, right half held out), four or five images are scored against the
-exemplar at full, half and quarter scale:
+exemplar, right half held out), three images (four with --results) are scored against
+the exemplar at full, half and quarter scale:
 - held: the held-out right half. Not a copy, whatever the photo: the metric should say 0
   (photos that are themselves tiled from one small tile do repeat verbatim, though);
 - noise: the exemplar rolled by (37, 53) px, plus Gaussian noise of 0.02. A copy; a tenth
@@ -51,7 +51,7 @@ PATCH, STRIDE = 16, 8
 def match_pairs(output: np.ndarray, exemplar: np.ndarray, step: int) -> list[list[float]]:
     """(c1, c2) for every textured output patch; c2 only where step is 1 (else c1 twice)."""
     ours, norms = metrics._unfold_centred(output, PATCH, STRIDE, 0, output.shape[0])
-    ours = ours[norms > 0.02 * np.sqrt(ours.shape[1])]
+    ours = ours[metrics._textured(norms, ours.shape[1])]
     if len(ours) == 0:
         return []
     rows, columns = [(side - PATCH) // step + 1 for side in exemplar.shape[:2]]
@@ -63,8 +63,8 @@ def match_pairs(output: np.ndarray, exemplar: np.ndarray, step: int) -> list[lis
     return np.stack([best.numpy(), runner_up.numpy()], 1).round(5).tolist()
 
 
-def scale_pairs(output: np.ndarray, exemplar: np.ndarray) -> dict[str, list]:
-    """Per scale (full, half, quarter): the pairs at step 1 (new) and step 2 (old), and the patch count."""
+def scale_pairs(output: np.ndarray, exemplar: np.ndarray) -> list[dict[str, list]]:
+    """Per scale (full, half, quarter): the pairs at step 1 (new) and at step 2 (old)."""
     scales = []
     for _ in range(3):
         if min(output.shape[:2]) < 16 or min(exemplar.shape[:2]) < 16:
@@ -152,7 +152,7 @@ def old_rule(output: np.ndarray, exemplar: np.ndarray) -> float:
         if len(ours) * rows * columns > OLD_MAX_PAIRS:
             keep = max(1024, OLD_MAX_PAIRS // (rows * columns))
             ours, norms = ours[:keep], norms[:keep]
-        textured = norms > 0.02 * np.sqrt(ours.shape[1])
+        textured = metrics._textured(norms, ours.shape[1])
         best, _ = metrics._best_exemplar_match(ours[textured], exemplar, PATCH, 2, rows, columns)
         worst = max(worst, float((best >= THRESHOLD).float().mean()))
         output, exemplar = metrics._halve(output), metrics._halve(exemplar)
@@ -196,7 +196,7 @@ def main() -> int:
     if args.timing:
         timing(args.out, args.textures)
         return 0
-    names = [line.split("\t")[0] for line in (args.textures / "MANIFEST.tsv").read_text().splitlines()[1:] if line.strip()]
+    names = list(photo_kinds(args.textures))  # in the manifest's order
     index, count = map(int, args.shard.split("/"))
     pairs = {}
     for name in names[index::count]:

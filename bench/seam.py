@@ -71,10 +71,11 @@ def main() -> int:
                          "seam_score": round(seam_score(image), 3),
                          **{k: round(v, 3) for k, v in ratios(image).items()}})
             print(json.dumps(rows[-1]), flush=True)
-            pair.append(np.tile(to_uint8(image), (2, 2, 1)))
+            picture = to_uint8(image)
+            pair.append(np.tile(picture, (2, 2, 1)))
             if args.save:
                 (args.out / "outputs").mkdir(exist_ok=True)
-                Image.fromarray(to_uint8(image)).save(
+                Image.fromarray(picture).save(
                     args.out / "outputs" / f"{Path(name).stem}__{'tile' if tileable else 'plain'}.png")
         tiles.append(np.concatenate([np.pad(p, ((2, 2), (2, 2), (0, 0)), constant_values=255) for p in pair], 1))
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))

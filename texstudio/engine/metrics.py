@@ -159,7 +159,7 @@ def copy_fraction(output: np.ndarray, exemplar: np.ndarray, patch: int = 16, str
         if keep < len(ours):
             pick = torch.from_numpy(np.random.default_rng(0).choice(len(ours), keep, replace=False))
             ours, our_norms = ours[pick], our_norms[pick]
-    textured = our_norms > 0.02 * np.sqrt(ours.shape[1])  # RMS contrast above 2 % of full range
+    textured = _textured(our_norms, ours.shape[1])
     if not bool(textured.any()):
         return 0.0
     ours = ours[textured]
@@ -173,6 +173,12 @@ def copy_fraction(output: np.ndarray, exemplar: np.ndarray, patch: int = 16, str
                                         exclude=(where // columns * step, where % columns * step))
     copied = (1.0 - best[candidates]) <= COPY_RATIO ** 2 * (1.0 - runner_up)
     return float(copied.sum()) / len(ours)
+
+
+def _textured(norms, size: int):
+    """Which patches (their mean-free norms, ``size`` values each) have texture: RMS contrast
+    above 2 % of the full range. Flat patches correlate with anything and never count."""
+    return norms > 0.02 * np.sqrt(size)
 
 
 def _best_exemplar_match(ours, exemplar: np.ndarray, patch: int, step: int, rows: int, columns: int,
