@@ -174,11 +174,9 @@ def main() -> int:
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    results: dict = {"machine": f"{cpu}, {len(os.sched_getaffinity(0))} core(s) available, "
-                                f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, "
-                                f"our backbone in {acceleration.precision(torch.device('cpu'))}",
-                     "per_iteration": [],
-                     "growth": [], "quality": {}}
+    machine = (f"{cpu}, {len(os.sched_getaffinity(0))} core(s) available, {torch.get_num_threads()} torch "
+               f"threads, torch {torch.__version__}, our backbone in {acceleration.precision(torch.device('cpu'))}")
+    results: dict = {"machine": machine, "per_iteration": [], "growth": [], "quality": {}}
     steps_for = {256: 8, 512: 5, 1024: 3, 2048: 2}
     for size in [int(s) for s in args.sizes.split(",") if s]:
         triples = []
@@ -213,12 +211,16 @@ def main() -> int:
                               "textbook_curve": book["curve"], "ours_curve": ours["curve"]}
         print("quality", results["quality"]["textbook_s"], results["quality"]["ours_s"], flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
+    # Each section remembers the machine it was measured on: a section not run this time
+    # (e.g. --sizes "") keeps its last figures, which may come from another CPU.
+    results["machines"] = {key: machine for key in SECTIONS if results[key]}
     previous = args.out / "speed.json"
-    if previous.exists():  # a section not run this time (e.g. --sizes "") keeps its last figures
+    if previous.exists():
         old = json.loads(previous.read_text())
-        for key in ("per_iteration", "growth", "quality"):
+        for key in SECTIONS:
             if not results[key] and old.get(key):
                 results[key] = old[key]
+                results["machines"][key] = old.get("machines", {}).get(key, old["machine"])
                 results.setdefault("kept_from_earlier_run", []).append(key)
     (args.out / "speed.json").write_text(json.dumps(results, indent=1))
     (args.out / "speed.md").write_text(markdown(results))
@@ -226,8 +228,15 @@ def main() -> int:
     return 0
 
 
+SECTIONS = ("per_iteration", "growth", "quality")
+
+
 def markdown(results: dict) -> str:
-    lines = [f"Machine: {results['machine']}.", "",
+    machines = results.get("machines", {})
+    lines = [f"Machine: {results['machine']}."]
+    lines += [f"Measured earlier on another machine, {key}: {where}." for key, where in machines.items()
+              if where != results["machine"]]
+    lines += ["",
              "| size | ours s/step | ours without channels_last | textbook s/step | speed-up | "
              "channels_last gain | ours peak MiB | textbook peak MiB |",
              "|---|---|---|---|---|---|---|---|"]
