@@ -187,9 +187,14 @@ def steps_for_budget(fields: dict, size: int, exemplar: np.ndarray, cpu_seconds:
     return max(4, int(cpu_seconds / (per_step * cost)))
 
 
+def photo_kinds(textures: Path) -> dict[str, str]:
+    """Photo name -> its kind in the manifest (stochastic, structured, ...), in the manifest's order."""
+    rows = [line.split("\t") for line in (textures / "MANIFEST.tsv").read_text().splitlines()[1:]]
+    return {row[0]: row[6] for row in rows if row and row[0]}
+
+
 def photo_list(args) -> list[tuple[str, str]]:
-    manifest = [line.split("\t") for line in (args.textures / "MANIFEST.tsv").read_text().splitlines()[1:]]
-    photos = [(row[0], row[6]) for row in manifest if row and row[0]]
+    photos = list(photo_kinds(args.textures).items())
     if args.only:
         wanted = set(args.only.split(","))
         photos = [p for p in photos if p[0] in wanted]

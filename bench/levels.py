@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bakeoff import score, split_photo  # noqa: E402
+from bakeoff import photo_kinds, score, split_photo  # noqa: E402
 from texstudio.engine.imageio import resize_longest_side, to_uint8  # noqa: E402
 from texstudio.engine.periodicity import REPEATING, periodicity  # noqa: E402
 from texstudio.engine.presets import default_config  # noqa: E402
@@ -125,12 +125,6 @@ def write_sheet(out: Path, tags: list[str], results_only: bool = False) -> None:
 
 
 METRICS = ("patch", "spectrum", "color", "copy")
-
-
-def photo_kinds(textures: Path) -> dict[str, str]:
-    """Photo name -> its kind in the manifest (stochastic, structured, ...)."""
-    rows = [line.split("\t") for line in (textures / "MANIFEST.tsv").read_text().splitlines()[1:] if line.strip()]
-    return {row[0]: row[6] for row in rows}
 
 
 def load_results(out: Path, tag: str) -> dict[str, dict]:
