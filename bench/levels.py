@@ -87,8 +87,7 @@ def run_photo(path: Path, changes: dict, exemplar_size: int) -> tuple[np.ndarray
 
 def laid_out_photos(textures: Path) -> list[Path]:
     """The photos whose exemplar half auto layout lays out (periodicity REPEATING or more)."""
-    lines = (textures / "MANIFEST.tsv").read_text().splitlines()[1:]
-    photos = [textures / line.split("\t")[0] for line in lines if line.strip()]
+    photos = [textures / name for name in photo_kinds(textures)]
     return [p for p in photos if periodicity(split_photo(p, SIZE)[0]) >= REPEATING]
 
 
