@@ -1,17 +1,15 @@
-"""bench/levels.py with noise added to the layout stage's exemplar patches each step (probe)."""
-import os, sys
+"""bench/levels.py with noise on the layout stage's target patches (probe; SIGMA from the environment)."""
+import os
+import sys
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "bench")); sys.path.insert(0, REPO)
-import torch
-import texstudio.engine.layout as L
-SIGMA = float(os.environ.get("SIGMA", "0.08"))
-_distance = L.PatchLayoutObjective._distance
-def call(self, canvas):
-    ours = L.sample_patches(canvas, L.LAYOUT_PATCH, L.LAYOUT_MAX_POINTS, self.generator, self.torus)
-    theirs = (self.all_theirs if self.all_theirs is not None else
-              L.sample_patches(self.exemplar, L.LAYOUT_PATCH, L.LAYOUT_MAX_POINTS, self.generator))
-    theirs = theirs + SIGMA * torch.randn(theirs.shape, generator=self.generator).to(theirs)
-    return {"patch": self._distance(ours, theirs)}
-L.PatchLayoutObjective.__call__ = call
-import levels
+sys.path.insert(0, os.path.join(REPO, "bench"))
+sys.path.insert(0, REPO)
+
+from target_noise import install  # noqa: E402
+
+install(float(os.environ.get("SIGMA", "0.08")))
+
+import levels  # noqa: E402
+
 sys.exit(levels.main())
