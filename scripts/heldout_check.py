@@ -21,6 +21,15 @@ and the colours by eye are tested too:
         skimage/data/gravel.png skimage/data/ihc.png skimage/data/hubble_deep_field.jpg -d /tmp/heldout
     .venv/bin/python scripts/heldout_check.py /tmp/heldout/{brick,grass,gravel,ihc}.png \
         /tmp/heldout/hubble_deep_field.jpg --tileable /tmp/heldout/brick.png --out docs/heldout
+
+A second set, with the tiles, planks and painted bricks scikit-image lacks, ships inside
+robosuite's wheel (MIT; textures for its simulated scenes): docs/heldout_robosuite.
+
+    pip download robosuite==1.5.2 --no-deps -d /tmp/rs
+    unzip -j /tmp/rs/robosuite-*.whl 'robosuite/models/assets/textures/*' -d /tmp/rst
+    .venv/bin/python scripts/heldout_check.py /tmp/rst/{white-bricks,wood-tiles,wood-varnished-panels}.png \
+        /tmp/rst/{dark-wood,light-gray-floor-tile,gray-felt,dirt,brass-ambra}.png \
+        --tileable /tmp/rst/{white-bricks,wood-tiles}.png --out docs/heldout_robosuite
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import pytest
 
 from texstudio.engine.config import SynthConfig, with_hand_layout
 from texstudio.engine.errors import ConfigError
-from texstudio.engine.imageio import load_image
+from texstudio.engine.imageio import load_image, resize_longest_side
 from texstudio.engine.layout import choose_layout, structured_split
 from texstudio.engine.periodicity import REPEATING, periodicity
 from texstudio.engine.synthesis import run_synthesis
@@ -56,15 +56,23 @@ def test_shading_and_flat_images_do_not_count_as_repeats():
 
 
 @pytest.mark.skipif(not (SHARED_TEXTURES / "MANIFEST.tsv").exists(), reason="needs ../shared/textures")
-def test_the_shared_photos_structured_ones_repeat_and_stochastic_ones_do_not():
+@pytest.mark.parametrize("view", ["whole", "left half"])
+def test_the_shared_photos_structured_ones_repeat_and_stochastic_ones_do_not(view):
+    # The engine measures the exemplar it is given: the whole photo from a user, its left half
+    # (shrunk to the default 256 px) in the bake-off and the held-out checks.
+    def exemplar(name):
+        image = load_image(SHARED_TEXTURES / name)
+        return image if view == "whole" else resize_longest_side(image[:, :image.shape[1] // 2], 256)
+
     with open(SHARED_TEXTURES / "MANIFEST.tsv", newline="") as manifest:
         rows = list(csv.DictReader(manifest, delimiter="\t"))
-    scores = {row["file"]: (row["kind"], periodicity(load_image(SHARED_TEXTURES / row["file"])))
+    scores = {row["file"]: (row["kind"], periodicity(exemplar(row["file"])))
               for row in rows if row["kind"] in ("structured", "stochastic")}
     assert len(scores) == 16
     wrong = {name: round(score, 3) for name, (kind, score) in scores.items()
              if (score >= REPEATING) != (kind == "structured")}
-    assert not wrong  # measured: structured 0.42 to 0.96, stochastic 0.02 to 0.33
+    # measured: structured 0.42 to 0.96 whole, 0.47 to 0.86 halved; stochastic 0.33 or less either way
+    assert not wrong
 
 
 def test_auto_layout_gives_a_repeating_exemplar_the_structured_split():
