@@ -1,7 +1,7 @@
 """Peak memory and time per step of tiled against whole-canvas evaluation (engine/tiling.py).
 
     OMP_NUM_THREADS=1 taskset -c 0 .venv/bin/python bench/tiling.py [--sizes 1024,2048]
-        [--tiled-only 4096] [--out bench/results] [--name tiling]
+        [--tiled-only 4096] [--whole-only 2048] [--set '{"sw_weight": 1.0}'] [--out bench/results] [--name tiling]
 
 Default settings with every step at full size (one pyramid level, auto layout off: the
 worst case), on an exemplar as large as the canvas (the gravel photo mirrored out to the
@@ -13,6 +13,7 @@ L-BFGS's history fills over its first 20 steps, which a short run does not reach
 table adds what the full history would hold (2 x 20 canvas-sized vectors), computed.
 Each row records the backbone's precision (engine/acceleration.py: bf16 on CPUs with
 bf16 instructions); set TEXSTUDIO_BF16=0 or 1 to measure either.
+--set overrides settings of the default as JSON (the sliced-Wasserstein loss above).
 Writes NAME.json and NAME.md into --out.
 """
 
@@ -49,7 +50,7 @@ def exemplar_array(size: int) -> np.ndarray:
                   mode="symmetric")[:size, :size]
 
 
-def child(mode: str, size: int, steps: int) -> dict:
+def child(mode: str, size: int, steps: int, overrides: dict) -> dict:
     import torch
 
     from texstudio.engine import acceleration, tiling
@@ -59,7 +60,7 @@ def child(mode: str, size: int, steps: int) -> dict:
     # The one switch: tile every canvas and exemplar, or none.
     tiling.TILE_ABOVE_PIXELS = 0 if mode == "tiled" else 1 << 62
     config = default_config(size, size, device="cpu").replace(steps=steps, preview_every=0, pyramid_levels=1,
-                                                              auto_layout=False)
+                                                              auto_layout=False, **overrides)
     times, last = [], None
     started = time.perf_counter()
     for record in synthesize(config, exemplar_array(size)):
@@ -75,9 +76,9 @@ def child(mode: str, size: int, steps: int) -> dict:
             "precision": acceleration.precision(torch.device("cpu"))}
 
 
-def run_child(mode: str, size: int) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--child", mode, str(size), str(STEPS.get(size, 2))],
-                          capture_output=True, text=True)
+def run_child(mode: str, size: int, overrides: str) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--child", mode, str(size), str(STEPS.get(size, 2)),
+                           "--set", overrides], capture_output=True, text=True)
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -88,11 +89,13 @@ def main() -> int:
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="1024,2048")
     parser.add_argument("--tiled-only", default="")
+    parser.add_argument("--whole-only", default="")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--name", default="tiling")
+    parser.add_argument("--set", default="{}", help="settings to override, as JSON")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child[0], int(args.child[1]), int(args.child[2]))))
+        print(json.dumps(child(args.child[0], int(args.child[1]), int(args.child[2]), json.loads(args.set))))
         return 0
     import os
     import platform
@@ -102,11 +105,13 @@ def main() -> int:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
     results = {"machine": f"{cpu}, {len(os.sched_getaffinity(0))} core(s) available, "
-                          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}", "rows": []}
+                          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}",
+               "settings": json.loads(args.set), "rows": []}
     plan = [(int(s), mode) for s in args.sizes.split(",") if s for mode in ("whole", "tiled")]
     plan += [(int(s), "tiled") for s in args.tiled_only.split(",") if s]
+    plan += [(int(s), "whole") for s in args.whole_only.split(",") if s]
     for size, mode in plan:
-        row = {"size": size, "mode": mode, **run_child(mode, size)}
+        row = {"size": size, "mode": mode, **run_child(mode, size, args.set)}
         print(row, flush=True)
         results["rows"].append(row)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -117,7 +122,7 @@ def main() -> int:
 
 
 def markdown(results: dict) -> str:
-    lines = [f"Machine: {results['machine']}.", "",
+    lines = [f"Machine: {results['machine']}.", f"Default settings with {results.get('settings') or 'no changes'}.", "",
              "| size | evaluation | precision | s/step | set-up s | peak RSS MiB | + full L-BFGS history MiB |",
              "|---|---|---|---|---|---|---|"]
     for row in results["rows"]:

@@ -74,8 +74,12 @@ def test_memory_estimate_knows_large_canvases_are_tiled():
 
     config = default_config(2048, 2048, device="cpu").replace(pyramid_levels=1)
     tiled = estimate_memory_bytes(config, (2048, 2048))
-    whole = estimate_memory_bytes(config.replace(sw_weight=1.0), (2048, 2048))  # SW needs whole maps
+    whole = estimate_memory_bytes(config.replace(corr_weight=1.0), (2048, 2048))  # shifted Grams need whole maps
     assert tiled < whole / 3  # measured 2.2 GiB against 14.5 (bench/tiling.py)
+    # SW tiles too, but holds a sample of positions: measured 4.0 GiB after 3 steps at 2048 px, 4.7 at 1024 whole.
+    sw = config.replace(gram_weight=0.0, sw_weight=1.0)
+    assert tiled < estimate_memory_bytes(sw, (2048, 2048)) < 6 << 30
+    assert 4 << 30 < estimate_memory_bytes(sw.replace(width=1024, height=1024), (1024, 1024)) < 6 << 30
     assert 12 << 30 < whole < 17 << 30
     # With a pyramid, the 1024 px level is evaluated whole and sets the peak (4.3 GiB measured).
     pyramid = estimate_memory_bytes(config.replace(pyramid_levels=3), (2048, 2048))

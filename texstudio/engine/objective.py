@@ -61,9 +61,10 @@ class TextureObjective:
             exemplar_tiles = self._tiling(*exemplar.shape[-2:], False, tile)
             if exemplar_tiles is not None:
                 features = {}  # nothing below needs whole maps when tiles are possible
-                self.target_grams, self.target_means = self._statistics(
-                    exemplar_tiles.gather(lambda image: self.features(image, target), exemplar,
-                                          bool(config.gram_weight), bool(config.gap_weight)))
+                sums = exemplar_tiles.gather(lambda image: self.features(image, target), exemplar,
+                                             bool(config.gram_weight), bool(config.gap_weight),
+                                             SW_MAX_POINTS if config.sw_weight else 0, self.generator)
+                self.target_grams, self.target_means = self._statistics(sums)
             else:
                 features = self.features(exemplar, target)
                 self.target_grams = {k: gram_matrix(v) for k, v in features.items()} if config.gram_weight else {}
@@ -77,9 +78,13 @@ class TextureObjective:
             self.target_corr = {k: self.correlations(features[k], k, torus=False) for k in self.shifts}
             # A layer whose exemplar map is a single position (a deep layer of a small exemplar,
             # or of a coarse pyramid level) has no distribution to match: SW leaves it out.
-            self.target_points = ({k: flatten_positions(v, SW_MAX_POINTS, self.generator).float()
-                                   for k, v in features.items() if v.shape[-2] * v.shape[-1] >= 2}
-                                  if config.sw_weight else {})
+            if not config.sw_weight:
+                self.target_points = {}
+            elif exemplar_tiles is not None:
+                self.target_points = {k: s.point_cloud() for k, s in sums.items() if s.count >= 2}
+            else:
+                self.target_points = {k: flatten_positions(v, SW_MAX_POINTS, self.generator).float()
+                                      for k, v in features.items() if v.shape[-2] * v.shape[-1] >= 2}
             self.target_pixels = (flatten_positions(exemplar, SW_MAX_POINTS, self.generator).float()
                                   if config.color_weight else None)
         self.spectrum = SpectrumConstraint(exemplar, height, width) if config.spectrum_weight else None
@@ -95,12 +100,12 @@ class TextureObjective:
 
         ``tile``: None tiles with TILE_SIDE tiles the images tiling.needs_tiles picks (over
         TILE_ABOVE_PIXELS on a CPU, too large for the free memory on a GPU), 0 never
-        tiles, a side tiles always. Only Gram and mean statistics tile, and only on a
-        network whose receptive fields are known; a torus also needs sides that its
+        tiles, a side tiles always. Gram, mean and sliced-Wasserstein terms tile, and only
+        on a network whose receptive fields are known; a torus also needs sides that its
         deepest map's stride divides, so that the wrap-around pools alike.
         """
         config = self.config
-        if tile == 0 or not self.feature_layers or config.sw_weight or config.corr_weight:
+        if tile == 0 or not self.feature_layers or config.corr_weight:
             return None
         if tile is None:
             whole = height * width * 4 * activation_floats_per_pixel(config.backbone, self.feature_layers)
@@ -199,21 +204,28 @@ class TextureObjective:
         return backward_sum(self(canvas))
 
     def _tiled(self, canvas: torch.Tensor, gradient: bool) -> dict[str, torch.Tensor]:
-        sums = self.tiling.gather(self.features, canvas, bool(self.config.gram_weight), bool(self.config.gap_weight))
+        config = self.config
+        sums = self.tiling.gather(self.features, canvas, bool(config.gram_weight), bool(config.gap_weight),
+                                  SW_MAX_POINTS if self.target_points else 0, self.generator)
         grams, means = self._statistics(sums)
-        if gradient:  # leaves, to read dLoss/dGram and dLoss/dMean off after the backward pass
+        points = {k: sums[k].point_cloud() for k in self.target_points if k in sums}
+        if gradient:  # leaves, to read dLoss/dGram, dLoss/dMean and dLoss/dPoints off after the backward pass
             grams = {k: v.requires_grad_() for k, v in grams.items()}
             means = {k: v.requires_grad_() for k, v in means.items()}
+            points = {k: v.requires_grad_() for k, v in points.items()}
         with torch.set_grad_enabled(gradient):
             terms: dict[str, torch.Tensor] = {}
             for name in self.feature_layers:
                 terms.update(self._statistic_terms(name, grams.get(name), means.get(name)))
+                if name in points:  # after the statistics, as the whole canvas orders its terms
+                    terms[f"sw/{name}"] = config.sw_weight * self.layer_weights[name] * sliced_wasserstein(
+                        points[name], self.target_points[name], self._directions(points[name].shape[0]))
             terms.update(self._pixel_terms(canvas))
             if not gradient:
                 return {k: v.detach() for k, v in terms.items()}
             terms = backward_sum(terms)
         self.tiling.backward(self.features, canvas, sums, {k: v.grad for k, v in grams.items()},
-                             {k: v.grad for k, v in means.items()})
+                             {k: v.grad for k, v in means.items()}, {k: v.grad for k, v in points.items()})
         return terms
 
     def canvas_grams(self, canvas: torch.Tensor) -> dict[str, np.ndarray] | None:

@@ -15,16 +15,19 @@ instead of the whole canvas's. The extra forward pass costs 16% more time per st
 1024 px; at 2048 px tiles are 12% faster than the whole canvas, whose 14 GiB of maps
 thrash the caches (bench/tiling.py, BENCHMARKS.md).
 
-Only statistics that are sums over positions tile this way. The sliced-Wasserstein
-feature loss sorts every position of a layer and the shifted Grams pair positions far
-apart, so a run using either evaluates the whole canvas as before.
+The sliced-Wasserstein feature loss is not a sum over positions, but it only needs a
+sample of them: the first pass also keeps a seeded share of each tile's positions (all of
+them up to the loss's budget), the loss sorts the sample as it would the whole canvas's,
+and the second pass back-propagates each kept position's share of its gradient through
+its tile. The shifted Grams pair positions far apart, so a run using them evaluates the
+whole canvas as before.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -105,11 +108,29 @@ def interior(features: torch.Tensor, rows: Span, columns: Span, stride: int) -> 
 
 @dataclass
 class Sums:
-    """Running sums of one layer over tiles: sum of outer products, sum of features, positions."""
+    """Running sums of one layer over tiles: sum of outer products, sum of features, positions;
+    and, for the sliced-Wasserstein loss, the features at a sample of positions, tile by tile."""
 
     outer: torch.Tensor | None = None
     total: torch.Tensor | None = None
     count: int = 0
+    points: list[torch.Tensor] = field(default_factory=list)  # (C, k) per tile, in the order of the tiles
+    picks: list[torch.Tensor | None] = field(default_factory=list)  # which of the tile's positions; None: all
+
+    def add_points(self, features: torch.Tensor, share: float, generator: torch.Generator | None) -> None:
+        """Keep ``share`` of the tile's positions (all of them when it is 1), drawn from ``generator``."""
+        flat = features[0].reshape(features.shape[1], -1).float()
+        pick = None
+        if share < 1.0:
+            count = flat.shape[1]
+            pick = torch.randperm(count, generator=generator)[:max(1, round(share * count))].to(flat.device)
+            flat = flat[:, pick]
+        self.points.append(flat)
+        self.picks.append(pick)
+
+    def point_cloud(self) -> torch.Tensor:
+        """(C, N): the kept positions of every tile, as flatten_positions gives them for a whole map."""
+        return torch.cat(self.points, dim=1)
 
     def add(self, features: torch.Tensor, grams: bool, means: bool) -> None:
         n, c = features.shape[:2]
@@ -134,25 +155,43 @@ class TiledStatistics:
         side = max(jump, tile // jump * jump)
         self.tiles = [(rows, columns) for rows in spans(height, side, halo, jump, torus)
                       for columns in spans(width, side, halo, jump, torus)]
+        self.height, self.width = height, width
+
+    def point_share(self, name: str, max_points: int) -> float:
+        """The share of one layer's positions that makes about ``max_points`` over the image."""
+        stride = self.geometry[name][1]
+        positions = math.ceil(self.height / stride) * math.ceil(self.width / stride)
+        return min(1.0, max_points / positions)
 
     def _tile_features(self, features: FeatureFn, image: torch.Tensor, rows: Span, columns: Span):
         maps = features(cut(image, rows, columns))
         return {name: interior(value, rows, columns, self.geometry[name][1]) for name, value in maps.items()}
 
-    def gather(self, features: FeatureFn, image: torch.Tensor, grams: bool, means: bool) -> dict[str, Sums]:
-        """Per-layer sums over every tile, with no graph."""
+    def gather(self, features: FeatureFn, image: torch.Tensor, grams: bool, means: bool,
+               max_points: int = 0, generator: torch.Generator | None = None) -> dict[str, Sums]:
+        """Per-layer sums over every tile, with no graph; with ``max_points``, also about that
+        many positions' features per layer (all of them when the layer has no more)."""
         sums: dict[str, Sums] = {}
         with torch.no_grad():
             for rows, columns in self.tiles:
                 for name, value in self._tile_features(features, image, rows, columns).items():
-                    sums.setdefault(name, Sums()).add(value, grams, means)
+                    layer = sums.setdefault(name, Sums())
+                    layer.add(value, grams, means)
+                    if max_points:
+                        layer.add_points(value, self.point_share(name, max_points), generator)
         return sums
 
     def backward(self, features: FeatureFn, canvas: torch.Tensor, sums: dict[str, Sums],
-                 gram_grads: dict[str, torch.Tensor], mean_grads: dict[str, torch.Tensor]) -> None:
+                 gram_grads: dict[str, torch.Tensor], mean_grads: dict[str, torch.Tensor],
+                 point_grads: dict[str, torch.Tensor] | None = None) -> None:
         """Accumulate into ``canvas.grad`` the gradient of a loss whose derivatives with respect
-        to each layer's Gram and mean are ``gram_grads`` and ``mean_grads``."""
-        for rows, columns in self.tiles:
+        to each layer's Gram and mean are ``gram_grads`` and ``mean_grads``, and with respect
+        to its kept positions' features (Sums.point_cloud) ``point_grads``."""
+        point_grads = point_grads or {}
+        # Each tile's columns of the point gradient, in the order gather kept them.
+        tile_grads = {name: grad.split([p.shape[1] for p in sums[name].points], dim=1)
+                      for name, grad in point_grads.items()}
+        for index, (rows, columns) in enumerate(self.tiles):
             with torch.enable_grad():
                 parts = []
                 for name, value in self._tile_features(features, canvas, rows, columns).items():
@@ -162,6 +201,10 @@ class TiledStatistics:
                         parts.append((gram_grads[name] * torch.bmm(flat, flat.transpose(1, 2))).sum() / sums[name].count)
                     if name in mean_grads:
                         parts.append((mean_grads[name] * flat.sum(dim=2)).sum() / sums[name].count)
+                    if name in tile_grads:
+                        pick = sums[name].picks[index]
+                        kept = flat[0] if pick is None else flat[0][:, pick]
+                        parts.append((tile_grads[name][index] * kept).sum())
                 if parts:
                     torch.stack(parts).sum().backward()
 

@@ -20,6 +20,7 @@ from texstudio.engine.backbones import MULTISCALE_KERNELS, VGG19_BLOCKS, RandomM
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.errors import TexstudioError
 from texstudio.engine.models import describe_model, is_model_dir
+from texstudio.engine.objective import SW_MAX_POINTS
 from texstudio.engine.presets import default_config
 from texstudio.engine.presets import presets as engine_presets
 from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, load_image, resize_longest_side
@@ -70,15 +71,18 @@ def estimate_memory_bytes(config: SynthConfig, exemplar_shape: tuple[int, int] |
     the larger of canvas and exemplar (the exemplar's are freed once its statistics are
     taken), plus the L-BFGS history, at the pyramid level that needs most. Images over
     TILE_ABOVE_PIXELS hold one tile's activations at a time (engine/tiling.py) unless a
-    loss needs whole maps, so with a pyramid the largest level evaluated whole can be the
+    loss needs whole maps (the shifted Grams), so with a pyramid the largest level evaluated whole can be the
     one that sets the peak. Against the peaks measured by bench/tiling.py (default
     settings, one level): 3.5 GiB for 4.2 at 1024 px, 14 for 14.5 at 2048 whole, 3 for
-    2.2 tiled (plus a history not yet full); torch itself adds about half a GiB. This is
-    the CPU's rule; a GPU evaluates whole what fits in its free memory (tiling.needs_tiles).
+    2.2 tiled (plus a history not yet full); torch itself adds about half a GiB. The
+    sliced-Wasserstein loss adds its sample of positions, whatever the tiling: 5.0 GiB
+    for 4.7 at 1024 px, 4.5 with the history full for 4.0 after 3 steps at 2048 tiled
+    (bench/results/tiling_sw_*). This is the CPU's rule; a GPU
+    evaluates whole what fits in its free memory (tiling.needs_tiles).
     """
     layers = config.layers or layer_catalog(config.backbone)[1]
     floats_per_pixel = activation_floats_per_pixel(config.backbone, layers)
-    tiles = not (config.sw_weight or config.corr_weight)
+    tiles = not config.corr_weight  # the shifted Grams pair distant positions: whole maps
 
     def held(pixels: float) -> float:  # pixels whose activations are in memory at once
         # A tile and its margin (a few dozen pixels on each side).
@@ -91,7 +95,10 @@ def estimate_memory_bytes(config: SynthConfig, exemplar_shape: tuple[int, int] |
         canvas = config.width * config.height / shrink
         activations = max(held(canvas), held(exemplar / shrink)) * floats_per_pixel * 4
         history = 2 * config.lbfgs_history * canvas * 3 * 4 if config.optimizer == "lbfgs" else 2 * canvas * 3 * 4
-        peak = max(peak, activations + history + canvas * 3 * 4 * 4)
+        # SW sorts at most SW_MAX_POINTS positions a layer: their features for canvas and
+        # exemplar, the gradient and the projections, about four floats per channel each.
+        sample = min(canvas, SW_MAX_POINTS) * floats_per_pixel / 2 * 4 * 4 if config.sw_weight else 0
+        peak = max(peak, activations + history + sample + canvas * 3 * 4 * 4)
     return int(peak)
 
 
