@@ -159,6 +159,11 @@ class TextureObjective:
             terms[f"gap/{name}"] = config.gap_weight * weight * relative_squared_error(mean, self.target_means[name])
         return terms
 
+    def _sw_term(self, name: str, points: torch.Tensor) -> torch.Tensor:
+        """The weighted SW term of one layer, for the canvas's (C, N) points, whole or gathered from tiles."""
+        return self.config.sw_weight * self.layer_weights[name] * sliced_wasserstein(
+            points, self.target_points[name], self._directions(points.shape[0]))
+
     def _pixel_terms(self, canvas: torch.Tensor) -> dict[str, torch.Tensor]:
         """The terms read from the canvas's pixels, not from features: colour and spectrum."""
         config = self.config
@@ -192,8 +197,7 @@ class TextureObjective:
                     self.correlations(features[name], name, config.tileable), self.target_corr[name])
             if config.sw_weight and name in self.target_points:
                 points = flatten_positions(features[name], SW_MAX_POINTS, self.generator)
-                terms[f"sw/{name}"] = config.sw_weight * weight * sliced_wasserstein(
-                    points, self.target_points[name], self._directions(points.shape[0]))
+                terms[f"sw/{name}"] = self._sw_term(name, points)
         terms.update(self._pixel_terms(canvas))
         return terms
 
@@ -218,8 +222,7 @@ class TextureObjective:
             for name in self.feature_layers:
                 terms.update(self._statistic_terms(name, grams.get(name), means.get(name)))
                 if name in points:  # after the statistics, as the whole canvas orders its terms
-                    terms[f"sw/{name}"] = config.sw_weight * self.layer_weights[name] * sliced_wasserstein(
-                        points[name], self.target_points[name], self._directions(points[name].shape[0]))
+                    terms[f"sw/{name}"] = self._sw_term(name, points[name])
             terms.update(self._pixel_terms(canvas))
             if not gradient:
                 return {k: v.detach() for k, v in terms.items()}

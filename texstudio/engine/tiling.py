@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import torch
 
 from texstudio.engine.backbones import VGG19_BLOCKS, VGG19_CHANNELS
+from texstudio.engine.losses import flatten_positions
 
 # Interior side of a tile, in canvas pixels. With 512 px tiles a default 2048 px run
 # peaked at 2.2 GiB, against 14.5 GiB for the whole canvas.
@@ -119,7 +120,7 @@ class Sums:
 
     def add_points(self, features: torch.Tensor, share: float, generator: torch.Generator | None) -> None:
         """Keep ``share`` of the tile's positions (all of them when it is 1), drawn from ``generator``."""
-        flat = features[0].reshape(features.shape[1], -1).float()
+        flat = flatten_positions(features).float()
         pick = None
         if share < 1.0:
             count = flat.shape[1]

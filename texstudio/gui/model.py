@@ -71,13 +71,13 @@ def estimate_memory_bytes(config: SynthConfig, exemplar_shape: tuple[int, int] |
     the larger of canvas and exemplar (the exemplar's are freed once its statistics are
     taken), plus the L-BFGS history, at the pyramid level that needs most. Images over
     TILE_ABOVE_PIXELS hold one tile's activations at a time (engine/tiling.py) unless a
-    loss needs whole maps (the shifted Grams), so with a pyramid the largest level evaluated whole can be the
-    one that sets the peak. Against the peaks measured by bench/tiling.py (default
-    settings, one level): 3.5 GiB for 4.2 at 1024 px, 14 for 14.5 at 2048 whole, 3 for
-    2.2 tiled (plus a history not yet full); torch itself adds about half a GiB. The
-    sliced-Wasserstein loss adds its sample of positions, whatever the tiling: 5.0 GiB
-    for 4.7 at 1024 px, 4.5 with the history full for 4.0 after 3 steps at 2048 tiled
-    (bench/results/tiling_sw_*). This is the CPU's rule; a GPU
+    loss needs whole maps (the shifted Grams), so with a pyramid the largest level
+    evaluated whole can be the one that sets the peak. Against the peaks measured by
+    bench/tiling.py (default settings, one level): 3.5 GiB for 4.2 at 1024 px, 14 for
+    14.5 at 2048 whole, 3 for 2.2 tiled (plus a history not yet full); torch itself adds
+    about half a GiB. The sliced-Wasserstein loss adds its sample of positions, whatever
+    the tiling: 5.0 GiB for 4.7 at 1024 px, 4.5 with the history full for 4.0 after 3
+    steps at 2048 tiled (bench/results/tiling_sw_*). This is the CPU's rule; a GPU
     evaluates whole what fits in its free memory (tiling.needs_tiles).
     """
     layers = config.layers or layer_catalog(config.backbone)[1]
