@@ -52,6 +52,9 @@ def test_patches_are_every_window_or_a_bounded_subset_and_wrap_on_a_torus():
 def test_plan_gives_coarse_levels_the_layout_steps_and_full_size_all_the_steps():
     config = CONFIG.replace(width=128, height=128, steps=30, pyramid_levels=3, layout_steps=40)
     assert pyramid_plan(config) == [(32, 32, 4, 40), (64, 64, 2, 40), (128, 128, 1, 30)]
+    # Levels below the finest laid-out one may take more: they are small, so steps there are cheap.
+    coarse = config.replace(coarse_layout_steps=120)
+    assert pyramid_plan(coarse) == [(32, 32, 4, 120), (64, 64, 2, 40), (128, 128, 1, 30)]
     assert pyramid_plan(config.replace(layout_steps=0)) == [(32, 32, 4, 10), (64, 64, 2, 10), (128, 128, 1, 10)]
     # No level below full size: nothing to lay out, --steps as they were.
     assert pyramid_plan(config.replace(pyramid_levels=1)) == [(128, 128, 1, 30)]
@@ -61,6 +64,8 @@ def test_plan_gives_coarse_levels_the_layout_steps_and_full_size_all_the_steps()
 def test_layout_steps_out_of_range_are_refused(bad):
     with pytest.raises(ConfigError, match="layout_steps"):
         CONFIG.replace(layout_steps=bad)
+    with pytest.raises(ConfigError, match="coarse_layout_steps"):
+        CONFIG.replace(coarse_layout_steps=bad * 3)
 
 
 def test_layout_levels_report_the_patch_term_then_the_features_take_over():

@@ -77,6 +77,10 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         help="lay out cells, rows and checks first: N steps matching the exemplar's raw pixel "
                         "patches at each pyramid level below full size, which then gets all of --steps; "
                         "0 = off (default 0)")
+    parser.add_argument("--coarse-layout-steps", type=int, default=None, metavar="N",
+                        help="layout steps on each level below the finest laid-out one; 0 = as --layout-steps "
+                        "(default 0); 3 times --layout-steps keeps tiles and joints cleaner but copies more of a "
+                        "small exemplar")
     parser.add_argument("--layout-energy", type=float, default=None, metavar="WEIGHT",
                         help="on the finer layout levels, also match which way the exemplar's edges run "
                         "(for weaves whose blocks differ only in the direction of their strands); costs "
@@ -151,6 +155,7 @@ def config_from_args(args: argparse.Namespace):
     for option, field in (("steps", "steps"), ("pooling", "pooling"), ("spectrum", "spectrum_weight"),
                           ("color", "color_weight"), ("pyramid", "pyramid_levels"), ("pyramid_noise", "pyramid_noise"),
                           ("sw_directions", "sw_directions"), ("layout_steps", "layout_steps"),
+                          ("coarse_layout_steps", "coarse_layout_steps"),
                           ("layout_energy", "layout_energy_weight"),
                           ("optimizer", "optimizer"), ("history", "lbfgs_history"), ("exemplar_size", "exemplar_size"),
                           ("lighting", "lighting")):

@@ -144,7 +144,8 @@ def pyramid_plan(config: SynthConfig, exemplar_shape: tuple[int, int] | None = N
     exemplar would otherwise reach the coarse level as a strip narrower than the largest
     filters, and fail there. Steps are shared equally; the finest level takes the remainder.
     With ``layout_steps``, each level below full size takes that many layout steps instead
-    and the full-size level takes all of ``steps``; those levels hold raw patches, not
+    (``coarse_layout_steps``, where set, on those below the finest of them) and the
+    full-size level takes all of ``steps``; those levels hold raw patches, not
     filters, and are kept down to MIN_LAYOUT_SIDE px (engine/layout.py).
     """
     levels = []
@@ -158,7 +159,9 @@ def pyramid_plan(config: SynthConfig, exemplar_shape: tuple[int, int] | None = N
         if (min(height, width) >= smallest and exemplar_fits) or factor == 1:
             levels.append((height, width, factor))
     if config.layout_steps and len(levels) > 1:
-        return [(h, w, f, config.layout_steps) for h, w, f in levels[:-1]] + [(*levels[-1], config.steps)]
+        coarse = config.coarse_layout_steps or config.layout_steps
+        steps = [coarse] * (len(levels) - 2) + [config.layout_steps]
+        return [(h, w, f, n) for (h, w, f), n in zip(levels[:-1], steps)] + [(*levels[-1], config.steps)]
     share, remainder = divmod(config.steps, len(levels))
     return [(h, w, f, share + (remainder if i == len(levels) - 1 else 0)) for i, (h, w, f) in enumerate(levels)]
 

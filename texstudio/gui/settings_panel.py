@@ -31,6 +31,7 @@ LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)"
           "spectrum_weight": "Fourier spectrum", "color_weight": "Colour", "corr_weight": "Shifted Grams (rows)",
           "sw_directions": "SW directions (0 = auto)", "pyramid_levels": "Pyramid levels",
           "pyramid_noise": "Pyramid detail noise", "layout_steps": "Patch layout steps (0 = off)",
+          "coarse_layout_steps": "Patch layout steps, coarser levels (0 = same)",
           "layout_energy_weight": "Layout: strand direction",
           "exemplar_size": "Exemplar max side (px, 0 = as is)", "auto_layout": "Lay out repeating exemplars",
           "lighting": "Exemplar's lighting"}
@@ -46,6 +47,10 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
                         "patches instead of the network's features: lays out cells, checks and rows the "
                         "features lose. The full-size level then gets all the steps. Needs 2 or more "
                         "pyramid levels (5, as the Structured preset); 0 = off",
+        "coarse_layout_steps": "Patch layout steps on each level below the finest laid-out one; 0 = the "
+                               "same as Patch layout steps. Those levels are small, so steps there cost "
+                               "little: three times as many settle each tile on one grain and straighten "
+                               "joints, but copy more of a small exemplar",
         "layout_energy_weight": "On the finer patch-layout levels, also match which way the exemplar's edges "
                                 "run, over several cells: for weaves whose blocks differ only in the direction "
                                 "of their strands. It costs bricks, honeycomb and tread plate their regularity, "
