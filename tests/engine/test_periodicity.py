@@ -97,6 +97,11 @@ def test_settings_that_choose_the_pyramid_by_hand_turn_auto_layout_off():
     assert with_hand_layout({"pyramid_levels": 2}) == {"pyramid_levels": 2, "auto_layout": False}
     assert with_hand_layout({"layout_steps": 5, "auto_layout": True})["auto_layout"] is True
     assert with_hand_layout({"steps": 5}) == {"steps": 5}
+    # More steps on the coarse levels refine a layout; auto layout keeps them in its split.
+    assert with_hand_layout({"coarse_layout_steps": 360}) == {"coarse_layout_steps": 360}
+    choice = choose_layout(CONFIG.replace(steps=180, coarse_layout_steps=360), bricks(), from_noise=True)
+    assert (choice.config.layout_steps, choice.config.coarse_layout_steps) == (120, 360)
+    assert "360 on each below half size" in choice.note
     with pytest.raises(ConfigError, match="auto_layout"):
         CONFIG.replace(auto_layout="yes")
 

@@ -86,7 +86,7 @@ class SynthConfig:
     # Layout steps on each layout level below the finest one; 0 = layout_steps. Steps there
     # cost little, and three times as many settle each parquet tile on one grain and bring
     # bricks' columns out cleaner, but copy more of a small exemplar (docs/coarse_layout),
-    # so the structured split leaves it at 0.
+    # so the structured split does not set it (it keeps one set by hand).
     coarse_layout_steps: int = 0
     # Weight of the layout levels' second term (engine/layout.py, gradient_energy): patches of
     # a coarse map of which way the canvas's edges run, for weaves whose blocks differ in
@@ -233,7 +233,9 @@ def _is_number(value: Any) -> bool:
 
 
 # Settings that choose the pyramid by hand: given without auto_layout, they turn it off.
-HAND_LAYOUT_FIELDS = ("pyramid_levels", "layout_steps", "coarse_layout_steps")
+# Not coarse_layout_steps: it refines a layout rather than choosing one, and auto layout's
+# structured split keeps it (engine/layout.py, structured_split).
+HAND_LAYOUT_FIELDS = ("pyramid_levels", "layout_steps")
 
 
 def with_hand_layout(changes: dict) -> dict:

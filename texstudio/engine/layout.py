@@ -194,7 +194,9 @@ def choose_layout(config: SynthConfig, exemplar: np.ndarray, from_noise: bool,
     structured = structured_split(plain)
     if not has_coarse_level(structured):
         return LayoutChoice(plain, score)
+    coarse = (f"{structured.coarse_layout_steps} on each below half size and {structured.layout_steps} on the "
+              "half-size one" if structured.coarse_layout_steps else f"{structured.layout_steps} on each coarse one")
     return LayoutChoice(structured, score, (
         f"the exemplar repeats (periodicity {score:.2f}, {REPEATING:g} or more): laying out its cells first "
-        f"({structured.pyramid_levels} pyramid levels, {structured.layout_steps} patch-layout steps on each "
-        f"coarse one, {structured.steps} full-size steps)"))
+        f"({structured.pyramid_levels} pyramid levels, patch-layout steps: {coarse}, "
+        f"{structured.steps} full-size steps)"))
