@@ -74,10 +74,11 @@ def test_layout_steps_reach_the_run_and_its_sidecar(texture_file, tmp_path):
     assert sidecar["config"]["layout_steps"] == 3 and sidecar["config"]["layout_energy_weight"] == 2.0
     assert sidecar["iterations"] == 5  # 3 layout steps at 32 px, then the 2 feature steps at 64 px
     assert main(["synth", str(texture_file), "-o", str(tmp_path / "c.png"), "--steps", "2", "--size", "64",
-                 "--pyramid", "3", "--layout-steps", "3", "--coarse-layout-steps", "4", "--device", "cpu",
-                 "--quiet"]) == 0
+                 "--pyramid", "3", "--layout-steps", "3", "--coarse-layout-steps", "4", "--layout-phases", "2",
+                 "--device", "cpu", "--quiet"]) == 0
     sidecar = json.loads((tmp_path / "c.json").read_text())
     assert sidecar["config"]["coarse_layout_steps"] == 4 and sidecar["config"]["auto_layout"] is False
+    assert sidecar["config"]["layout_phases"] == 2
     assert sidecar["iterations"] == 4 + 3 + 2  # 16 px: 4, 32 px: 3, then 64 px: 2
 
 

@@ -7,7 +7,10 @@ import torch.nn.functional as F
 
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.errors import ConfigError
-from texstudio.engine.layout import ENERGY_MIN_SIDE, PatchLayoutObjective, gradient_energy, layout_optimizer
+from texstudio.engine.imageio import resize_longest_side
+from texstudio.engine.layout import (
+    ENERGY_MIN_SIDE, LAYOUT_PATCH, PatchLayoutObjective, gradient_energy, layout_optimizer, phase_views,
+)
 from texstudio.engine.losses import sample_patches
 from texstudio.engine.metrics import patch_distance
 from texstudio.engine.canvas import image_to_tensor
@@ -68,6 +71,12 @@ def test_layout_steps_out_of_range_are_refused(bad):
         CONFIG.replace(coarse_layout_steps=bad * 3)
 
 
+@pytest.mark.parametrize("bad", [0, 17, 2.0, True])
+def test_layout_phases_out_of_range_are_refused(bad):
+    with pytest.raises(ConfigError, match="layout_phases must be 1 to 16"):
+        CONFIG.replace(layout_phases=bad)
+
+
 def test_layout_levels_report_the_patch_term_then_the_features_take_over():
     records = []
     result = run_synthesis(CONFIG, make_texture(64), on_step=records.append)
@@ -78,6 +87,34 @@ def test_layout_levels_report_the_patch_term_then_the_features_take_over():
     assert len(coarse) == 5 and all(set(r.losses) == {"patch"} and r.grams is None for r in coarse)
     assert len(fine) == 4 and all("gram/relu_k3" in r.losses and "patch" not in r.losses for r in fine)
     assert records[-1].grams  # the Gram view gets its matrices back at full size
+
+
+def test_phase_views_are_the_plain_shrink_and_shrinks_started_further_in():
+    exemplar = make_texture(96, seed=3)[:64]  # 96 wide, 64 tall
+    plain = resize_longest_side(exemplar, 24)
+    assert len(phase_views(exemplar, 1, 4)) == 1 and phase_views(exemplar, 1, 4)[0] is exemplar
+    assert len(phase_views(exemplar, 4, 1)) == 1 and np.array_equal(phase_views(exemplar, 4, 1)[0], plain)
+    views = phase_views(exemplar, 4, 4)
+    assert len(views) == 16 and np.array_equal(views[0], plain)
+    # Offsets 0..3 px per axis: each view is the shrink of the exemplar cut there, and no two are alike.
+    assert np.array_equal(views[1 * 4 + 2], resize_longest_side(exemplar[1:, 2:], round(94 / 4)))
+    assert len({view.tobytes() for view in views}) == 16
+    assert len(phase_views(exemplar, 2, 4)) == 4  # a shrink by 2 has 2 offsets per axis, not 4
+    # Views too small for one patch are left out; the plain one always stays.
+    small = phase_views(make_texture(16 * LAYOUT_PATCH, seed=1), 16, 16)
+    assert 1 <= len(small) < 256 and all(min(v.shape[:2]) >= LAYOUT_PATCH for v in small)
+
+
+def test_the_layout_matches_the_patches_of_every_view():
+    exemplar = make_texture(40, seed=2)
+    views = [image_to_tensor(view, torch.device("cpu")) for view in phase_views(exemplar, 2, 2)]
+    one = PatchLayoutObjective(views[0], seed=0, level=0, torus=False)
+    every = PatchLayoutObjective(views[0], seed=0, level=0, torus=False, shifted_views=views[1:])
+    count = (20 - LAYOUT_PATCH + 1) ** 2
+    assert one.all_theirs.shape[1] == count
+    assert every.all_theirs.shape[1] == sum((v.shape[-2] - LAYOUT_PATCH + 1) * (v.shape[-1] - LAYOUT_PATCH + 1)
+                                            for v in views) > 3 * count
+    assert torch.equal(every.all_theirs[:, :count], one.all_theirs)  # the plain view's first, as before
 
 
 def test_patch_matching_lays_out_a_checkerboard_from_noise():

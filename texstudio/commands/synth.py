@@ -81,6 +81,10 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         help="layout steps on each level below the finest laid-out one; 0 = as --layout-steps "
                         "(default 0); 3 times --layout-steps keeps tiles and joints cleaner but copies more of a "
                         "small exemplar")
+    parser.add_argument("--layout-phases", type=int, default=None, metavar="K",
+                        help="layout levels take patches from K x K views of the shrunk exemplar, each started "
+                        "a pixel or more further in, so a small exemplar is copied less; 1 = the one plain "
+                        "shrink (default 4)")
     parser.add_argument("--layout-energy", type=float, default=None, metavar="WEIGHT",
                         help="on the finer layout levels, also match which way the exemplar's edges run "
                         "(for weaves whose blocks differ only in the direction of their strands); costs "
@@ -155,7 +159,7 @@ def config_from_args(args: argparse.Namespace):
     for option, field in (("steps", "steps"), ("pooling", "pooling"), ("spectrum", "spectrum_weight"),
                           ("color", "color_weight"), ("pyramid", "pyramid_levels"), ("pyramid_noise", "pyramid_noise"),
                           ("sw_directions", "sw_directions"), ("layout_steps", "layout_steps"),
-                          ("coarse_layout_steps", "coarse_layout_steps"),
+                          ("coarse_layout_steps", "coarse_layout_steps"), ("layout_phases", "layout_phases"),
                           ("layout_energy", "layout_energy_weight"),
                           ("optimizer", "optimizer"), ("history", "lbfgs_history"), ("exemplar_size", "exemplar_size"),
                           ("lighting", "lighting")):

@@ -20,6 +20,9 @@ POOLINGS = ("avg", "max")
 INITS = ("noise", "image")
 LIGHTINGS = ("auto", "remove", "keep")
 MAX_PYRAMID_NOISE = 4.0
+# layout_phases: at the coarsest level of the structured split's 5 the exemplar is shrunk
+# by 16, and 16 views per axis are every pixel offset there (256 views in all).
+MAX_LAYOUT_PHASES = 16
 LOSS_WEIGHTS = ("gram_weight", "gap_weight", "spectrum_weight", "sw_weight", "color_weight", "corr_weight")
 
 
@@ -88,6 +91,11 @@ class SynthConfig:
     # bricks' columns out cleaner, but copy more of a small exemplar (docs/coarse_layout),
     # so the structured split does not set it (it keeps one set by hand).
     coarse_layout_steps: int = 0
+    # Views of the exemplar per axis that a layout level shrinking it by 2, 4, 8 or 16 takes
+    # patches from, each started a few pixels further in (layout.phase_views): 1 = the one
+    # plain shrink, as before (so old sidecars replay); the default (presets) is 4. More
+    # distinct patches to draw from make the layout copy less of a small exemplar.
+    layout_phases: int = 1
     # Weight of the layout levels' second term (engine/layout.py, gradient_energy): patches of
     # a coarse map of which way the canvas's edges run, for weaves whose blocks differ in
     # the direction of their strands, not in colour. 0 = off, the default: at 1 and 5 it
@@ -166,6 +174,9 @@ class SynthConfig:
             raise ConfigError(f"layout_steps must be 0 to 5000, got {self.layout_steps!r}")
         if not isinstance(self.coarse_layout_steps, int) or not 0 <= self.coarse_layout_steps <= 15000:
             raise ConfigError(f"coarse_layout_steps must be 0 to 15000, got {self.coarse_layout_steps!r}")
+        if not isinstance(self.layout_phases, int) or isinstance(self.layout_phases, bool) \
+                or not 1 <= self.layout_phases <= MAX_LAYOUT_PHASES:
+            raise ConfigError(f"layout_phases must be 1 to {MAX_LAYOUT_PHASES}, got {self.layout_phases!r}")
         if not _is_number(self.layout_energy_weight) or not 0 <= self.layout_energy_weight < math.inf:
             raise ConfigError(f"layout_energy_weight must be a finite number >= 0, got {self.layout_energy_weight!r}")
         if not isinstance(self.auto_layout, bool):

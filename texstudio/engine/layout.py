@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from texstudio.engine.config import SynthConfig
+from texstudio.engine.imageio import resize_longest_side
 from texstudio.engine.losses import backward_sum, random_directions, sample_patches, sliced_wasserstein
 from texstudio.engine.periodicity import REPEATING, periodicity
 
@@ -75,20 +76,47 @@ def energy_pool(height: int, width: int) -> int:
     return max(1, min(height, width) // ENERGY_CELLS) if min(height, width) >= ENERGY_MIN_SIDE else 0
 
 
+def phase_views(exemplar: np.ndarray, factor: int, phases: int) -> list[np.ndarray]:
+    """The exemplar shrunk by ``factor``, from ``phases`` offsets along each axis; the first is the plain shrink.
+
+    Shrinking by 16 keeps one pixel in 16 along each axis, and which one is chance: the
+    views that start 1 to 15 px further in are just as true to the texture at that scale,
+    and each has patches the others lack. A layout level matching one view has fewer
+    distinct patches than its canvas has when the exemplar is smaller than the canvas, so
+    the layout converges to repeats of them, and runs of neighbouring patches come back
+    together as copies (docs/heldout_copy). The views give it more patches to draw from,
+    all of them sharp, where noise on the patches smeared cells. Views under a patch on a
+    side are left out.
+    """
+    if factor <= 1:
+        return [exemplar]
+    offsets = sorted({index * factor // phases for index in range(max(1, phases))})
+    views = []
+    for down in offsets:
+        for across in offsets:
+            part = exemplar[down:, across:]
+            view = resize_longest_side(part, max(1, round(max(part.shape[:2]) / factor)))
+            if not views or min(view.shape[:2]) >= LAYOUT_PATCH:
+                views.append(view)
+    return views
+
+
 class PatchLayoutObjective:
     """Sliced Wasserstein distance between the canvas's and the exemplar's 7x7 pixel patches."""
 
     def __init__(self, exemplar: torch.Tensor, seed: int, level: int, torus: bool,
-                 canvas_shape: tuple[int, int] | None = None, energy_weight: float = 0.0) -> None:
+                 canvas_shape: tuple[int, int] | None = None, energy_weight: float = 0.0,
+                 shifted_views: list[torch.Tensor] = ()) -> None:
         self.exemplar = exemplar
+        self.views = [exemplar, *shifted_views]  # the patches it matches come from all of them (phase_views)
         self.torus = torus  # the canvas's patches wrap; the exemplar is a photo, never wrapped
         # Its own stream, apart from the feature losses': seeded, so a run repeats exactly.
         self.generator = torch.Generator().manual_seed(seed * 7919 + 104729 + level)
-        # An exemplar with no more patches than a step takes gives all of them every step
-        # (drawing no random numbers): gather them once. A larger one is subsampled afresh.
-        positions = (exemplar.shape[-2] - LAYOUT_PATCH + 1) * (exemplar.shape[-1] - LAYOUT_PATCH + 1)
-        self.all_theirs = (sample_patches(exemplar, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator)
-                           if positions <= LAYOUT_MAX_POINTS else None)
+        # Views with no more patches in all than a step takes give all of them every step
+        # (drawing no random numbers): gather them once. Larger ones are subsampled afresh.
+        positions = sum((view.shape[-2] - LAYOUT_PATCH + 1) * (view.shape[-1] - LAYOUT_PATCH + 1)
+                        for view in self.views)
+        self.all_theirs = self._their_patches() if positions <= LAYOUT_MAX_POINTS else None
         # The energy term, given its weight and the canvas's shape: its pooling, and the
         # exemplar's map patches, all of them (a map has a few thousand cells at most).
         # None: no term, and no random numbers drawn for it, so runs without it repeat.
@@ -102,14 +130,18 @@ class PatchLayoutObjective:
 
     def __call__(self, canvas: torch.Tensor) -> dict[str, torch.Tensor]:
         ours = sample_patches(canvas, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator, self.torus)
-        theirs = (self.all_theirs if self.all_theirs is not None else
-                  sample_patches(self.exemplar, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator))
+        theirs = self.all_theirs if self.all_theirs is not None else self._their_patches()
         terms = {"patch": self._distance(ours, theirs)}
         if self.energy_theirs is not None:
             our_map = gradient_energy(canvas, self.energy_pool, self.torus)
             ours = sample_patches(our_map, LAYOUT_PATCH, 0, self.generator, self.torus)
             terms["energy"] = self.energy_weight * self._distance(ours, self.energy_theirs)
         return terms
+
+    def _their_patches(self) -> torch.Tensor:
+        """The exemplar's patches: all of them, or a seeded sample, an equal share from each view."""
+        share = LAYOUT_MAX_POINTS // len(self.views)
+        return torch.cat([sample_patches(view, LAYOUT_PATCH, share, self.generator) for view in self.views], dim=1)
 
     def _distance(self, ours: torch.Tensor, theirs: torch.Tensor) -> torch.Tensor:
         """Sliced Wasserstein distance between two patch sets, along fresh directions from this level's stream."""

@@ -23,7 +23,7 @@ from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, 
 from texstudio.engine.generators import drive
 from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, resize_longest_side
 from texstudio.engine.layout import (
-    MIN_LAYOUT_EXEMPLAR_SIDE, MIN_LAYOUT_SIDE, PatchLayoutObjective, choose_layout, layout_optimizer,
+    MIN_LAYOUT_EXEMPLAR_SIDE, MIN_LAYOUT_SIDE, PatchLayoutObjective, choose_layout, layout_optimizer, phase_views,
 )
 from texstudio.engine.lighting import remove_lighting, resolve_lighting
 from texstudio.engine.objective import TextureObjective, term_values
@@ -258,13 +258,12 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
     # The last canvas whose loss was finite, and its iteration: where a NaN or Inf rolls back to.
     good: tuple[torch.Tensor, int] | None = None
     for level, (height, width, factor, level_steps) in enumerate(plan):
-        level_exemplar = exemplar
-        if factor > 1:
-            level_exemplar = resize_longest_side(exemplar, max(1, round(max(exemplar.shape[:2]) / factor)))
-        exemplar_tensor = image_to_tensor(level_exemplar, device)
         layout = is_layout_level(config, level, len(plan))
+        views = phase_views(exemplar, factor, config.layout_phases if layout else 1)
+        exemplar_tensor = image_to_tensor(views[0], device)
         objective = (PatchLayoutObjective(exemplar_tensor, config.seed, level, config.tileable,
-                                          (height, width), config.layout_energy_weight) if layout else
+                                          (height, width), config.layout_energy_weight,
+                                          [image_to_tensor(view, device) for view in views[1:]]) if layout else
                      TextureObjective(config, backbone, exemplar_tensor, height, width, level, target_backbone))
         if canvas is None:
             canvas = initial_canvas(config, exemplar_tensor, init, device, height, width)

@@ -32,6 +32,7 @@ LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)"
           "sw_directions": "SW directions (0 = auto)", "pyramid_levels": "Pyramid levels",
           "pyramid_noise": "Pyramid detail noise", "layout_steps": "Patch layout steps (0 = off)",
           "coarse_layout_steps": "Patch layout steps, coarser levels (0 = same)",
+          "layout_phases": "Patch layout: exemplar views per axis",
           "layout_energy_weight": "Layout: strand direction",
           "exemplar_size": "Exemplar max side (px, 0 = as is)", "auto_layout": "Lay out repeating exemplars",
           "lighting": "Exemplar's lighting"}
@@ -51,6 +52,9 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
                                "same as Patch layout steps. Those levels are small, so steps there cost "
                                "little: three times as many settle each tile on one grain and straighten "
                                "joints, but copy more of a small exemplar",
+        "layout_phases": "The patch-layout levels shrink the exemplar; this many views per axis, each "
+                         "shrunk from a start a few pixels further in, give them more distinct patches to draw "
+                         "from, so a small exemplar is copied less; 1 = the one plain shrink",
         "layout_energy_weight": "On the finer patch-layout levels, also match which way the exemplar's edges "
                                 "run, over several cells: for weaves whose blocks differ only in the direction "
                                 "of their strands. It costs bricks, honeycomb and tread plate their regularity, "
