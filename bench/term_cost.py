@@ -5,7 +5,9 @@
 One process, one torch thread, CPU seconds of this process: the default settings (pyramid
 off, so every step is at full size) and the same with one term switched on, measured in
 turns, three rounds each, and reported as the median ratio to the default measured in the
-same round; so is one step of the patch layout (--layout-steps) at the same size (this machine is noisy; absolute seconds drift between runs). Use the ratio to
+same round; so is one step of the patch layout (--layout-steps) at the same size, with one
+view of the exemplar and with 4 x 4 (--layout-phases 4) (this machine is noisy; absolute
+seconds drift between runs). Use the ratio to
 give two methods the same budget in evaluations (bench/bakeoff.py --steps). Writes
 term_cost.json and term_cost.md into --out.
 """
@@ -50,18 +52,21 @@ def seconds_per_evaluation(size: int, fields: dict, steps: int = 6) -> float:
     return statistics.median(times)
 
 
-def seconds_per_layout_step(size: int, steps: int = 6) -> float:
+def seconds_per_layout_step(size: int, steps: int = 6, phases: int = 1) -> float:
     """One Adam step of the patch layout (engine/layout.py) on a size x size canvas: what a
-    pyramid level below full size costs per step with --layout-steps."""
+    pyramid level below full size costs per step with --layout-steps. The exemplar is the
+    canvas's size, shrunk by 4 from one 4 times larger; with ``phases``, that many views of
+    it per axis (--layout-phases, layout.phase_views), as on the 64 px level of a 256 px run."""
     import torch
 
-    from texstudio.engine.layout import PatchLayoutObjective, layout_optimizer
+    from texstudio.engine.layout import PatchLayoutObjective, layout_optimizer, phase_views
     from texstudio.engine.canvas import image_to_tensor
 
-    exemplar = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
-    objective = PatchLayoutObjective(image_to_tensor(exemplar, torch.device("cpu")), seed=0, level=0, torus=False)
+    large = np.random.default_rng(0).random((4 * size, 4 * size, 3), dtype=np.float32)
+    views = [image_to_tensor(view, torch.device("cpu")) for view in phase_views(large, 4, phases)]
+    objective = PatchLayoutObjective(views[0], seed=0, level=0, torus=False, shifted_views=views[1:])
     canvas = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
-    optimizer = layout_optimizer(canvas)
+    optimizer = layout_optimizer(canvas, steps)
     times = []
     for step in range(steps):
         started = time.process_time()
@@ -74,6 +79,7 @@ def seconds_per_layout_step(size: int, steps: int = 6) -> float:
 
 
 LAYOUT_STEP = "one patch-layout step (Adam), for comparison"
+LAYOUT_VIEWS_STEP = "one patch-layout step with 4 x 4 exemplar views (--layout-phases 4)"
 
 
 def main() -> int:
@@ -96,9 +102,10 @@ def main() -> int:
                 base = measured if base is None else base
                 seconds[name].append(measured)
                 ratios[name].append(measured / base)
-            measured = seconds_per_layout_step(size)
-            seconds.setdefault(LAYOUT_STEP, []).append(measured)
-            ratios.setdefault(LAYOUT_STEP, []).append(measured / base)
+            for name, phases in ((LAYOUT_STEP, 1), (LAYOUT_VIEWS_STEP, 4)):
+                measured = seconds_per_layout_step(size, phases=phases)
+                seconds.setdefault(name, []).append(measured)
+                ratios.setdefault(name, []).append(measured / base)
         for name in seconds:
             rows.append({"size": size, "variant": name, "s_per_evaluation": statistics.median(seconds[name]),
                          "ratio_to_default": statistics.median(ratios[name])})
