@@ -41,10 +41,7 @@ def main() -> None:
     output = np.asarray(Image.open(output_path).convert("RGB"), dtype=np.float32) / 255
     exemplar = resize_longest_side(np.asarray(Image.open(exemplar_path).convert("RGB"), dtype=np.float32) / 255,
                                    CPU_SIZE)
-    per_scale = []
-    for _ in range(3):
-        per_scale.append(round(metrics.copy_fraction(output, exemplar), 3))
-        output, exemplar = metrics._halve(output), metrics._halve(exemplar)
+    per_scale = [round(fraction, 3) for fraction in metrics.copy_fraction_by_scale(output, exemplar)]
     print(tag, " ".join(options), "copy per scale", per_scale, f"{wall:.0f} s", flush=True)
 
 

@@ -47,7 +47,7 @@ def test_a_fresh_wall_of_the_same_bricks_is_not_a_copy_but_a_shifted_copy_is():
 
 
 def test_layout_copies_are_caught_at_a_coarser_scale():
-    from texstudio.engine.metrics import layout_copy_fraction
+    from texstudio.engine.metrics import copy_fraction_by_scale, layout_copy_fraction
 
     texture = make_texture(128, seed=9)
     exemplar = texture[:64, :64]
@@ -57,6 +57,10 @@ def test_layout_copies_are_caught_at_a_coarser_scale():
     layout = np.clip(blurred + rng.normal(0, 0.06, exemplar.shape), 0, 1).astype(np.float32)
     assert layout_copy_fraction(layout, exemplar) > 0.5
     assert layout_copy_fraction(texture[64:, 64:], exemplar) < 0.2
+    # The worst of the scales it measures: 64, 32 and 16 px here, none below 16.
+    per_scale = copy_fraction_by_scale(layout, exemplar)
+    assert len(per_scale) == 3 and layout_copy_fraction(layout, exemplar) == max(per_scale)
+    assert copy_fraction_by_scale(layout[:15], exemplar) == [] and layout_copy_fraction(layout[:15], exemplar) == 0.0
 
 
 def test_quality_report_has_every_metric():

@@ -107,7 +107,6 @@ class PatchLayoutObjective:
     def __init__(self, exemplar: torch.Tensor, seed: int, level: int, torus: bool,
                  canvas_shape: tuple[int, int] | None = None, energy_weight: float = 0.0,
                  shifted_views: list[torch.Tensor] = ()) -> None:
-        self.exemplar = exemplar
         self.views = [exemplar, *shifted_views]  # the patches it matches come from all of them (phase_views)
         self.torus = torus  # the canvas's patches wrap; the exemplar is a photo, never wrapped
         # Its own stream, apart from the feature losses': seeded, so a run repeats exactly.

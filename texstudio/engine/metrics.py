@@ -239,19 +239,24 @@ def _unfold_centred(image: np.ndarray, patch: int, step: int, top: int, bottom: 
     return centred / norms.clamp_min(1e-6), norms[:, 0]
 
 
+def copy_fraction_by_scale(output: np.ndarray, exemplar: np.ndarray, scales: int = 3) -> list[float]:
+    """copy_fraction at full, half and quarter scale (fewer where either image gets under 16 px)."""
+    fractions = []
+    for _ in range(scales):
+        if min(output.shape[:2]) < 16 or min(exemplar.shape[:2]) < 16:
+            break
+        fractions.append(copy_fraction(output, exemplar))
+        output, exemplar = _halve(output), _halve(exemplar)
+    return fractions
+
+
 def layout_copy_fraction(output: np.ndarray, exemplar: np.ndarray, scales: int = 3) -> float:
     """The worst copy fraction over full, half and quarter scale.
 
     A result can reproduce the exemplar's arrangement (where the big blobs are) while its
     fine detail differs: at a coarser scale that shows up as copied patches.
     """
-    worst = 0.0
-    for _ in range(scales):
-        if min(output.shape[:2]) < 16 or min(exemplar.shape[:2]) < 16:
-            break
-        worst = max(worst, copy_fraction(output, exemplar))
-        output, exemplar = _halve(output), _halve(exemplar)
-    return worst
+    return max(copy_fraction_by_scale(output, exemplar, scales), default=0.0)
 
 
 # Values above which a report means a visible problem, and that problem in words; shared by
