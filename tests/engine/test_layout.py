@@ -105,6 +105,16 @@ def test_phase_views_are_the_plain_shrink_and_shrinks_started_further_in():
     assert 1 <= len(small) < 256 and all(min(v.shape[:2]) >= LAYOUT_PATCH for v in small)
 
 
+def test_views_are_taken_only_where_the_exemplar_has_fewer_patches_than_the_canvas():
+    from texstudio.engine.layout import phases_needed
+
+    assert phases_needed((64, 128), (128, 128), torus=False, phases=4) == 4  # an exemplar half
+    assert phases_needed((128, 128), (128, 128), torus=False, phases=4) == 1  # the canvas's size
+    assert phases_needed((122, 128), (122, 122), torus=False, phases=4) == 1
+    # On a torus every canvas position is a patch: the same exemplar has fewer than it.
+    assert phases_needed((122, 122), (122, 122), torus=True, phases=4) == 4
+
+
 def test_the_layout_matches_the_patches_of_every_view():
     exemplar = make_texture(40, seed=2)
     views = [image_to_tensor(view, torch.device("cpu")) for view in phase_views(exemplar, 2, 2)]

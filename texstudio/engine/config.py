@@ -94,7 +94,8 @@ class SynthConfig:
     # Views of the exemplar per axis that a layout level shrinking it by 2, 4, 8 or 16 takes
     # patches from, each started a few pixels further in (layout.phase_views): 1 = the one
     # plain shrink, as before (so old sidecars replay); the default (presets) is 4. More
-    # distinct patches to draw from make the layout copy less of a small exemplar.
+    # distinct patches to draw from make the layout copy less of a small exemplar; a level
+    # whose exemplar has as many patches as its canvas takes one view (layout.phases_needed).
     layout_phases: int = 1
     # Weight of the layout levels' second term (engine/layout.py, gradient_energy): patches of
     # a coarse map of which way the canvas's edges run, for weaves whose blocks differ in

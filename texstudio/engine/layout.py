@@ -101,6 +101,19 @@ def phase_views(exemplar: np.ndarray, factor: int, phases: int) -> list[np.ndarr
     return views
 
 
+def phases_needed(exemplar_shape: tuple[int, int], canvas_shape: tuple[int, int], torus: bool, phases: int) -> int:
+    """``phases`` where the level's plain view has fewer patches than its canvas, else 1.
+
+    Only then does the layout have to reuse patches and copy (phase_views). An exemplar at
+    least the canvas's size gains nothing from more views and paid for them: 185 s against
+    116 s for a whole brick photo at 256 px, one core (docs/layout_phases).
+    """
+    theirs = (exemplar_shape[0] - LAYOUT_PATCH + 1) * (exemplar_shape[1] - LAYOUT_PATCH + 1)
+    ours = canvas_shape[0] * canvas_shape[1] if torus else \
+        (canvas_shape[0] - LAYOUT_PATCH + 1) * (canvas_shape[1] - LAYOUT_PATCH + 1)
+    return phases if theirs < ours else 1
+
+
 class PatchLayoutObjective:
     """Sliced Wasserstein distance between the canvas's and the exemplar's 7x7 pixel patches."""
 

@@ -24,6 +24,7 @@ from texstudio.engine.generators import drive
 from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, resize_longest_side
 from texstudio.engine.layout import (
     MIN_LAYOUT_EXEMPLAR_SIDE, MIN_LAYOUT_SIDE, PatchLayoutObjective, choose_layout, layout_optimizer, phase_views,
+    phases_needed,
 )
 from texstudio.engine.lighting import remove_lighting, resolve_lighting
 from texstudio.engine.objective import TextureObjective, term_values
@@ -259,7 +260,10 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
     good: tuple[torch.Tensor, int] | None = None
     for level, (height, width, factor, level_steps) in enumerate(plan):
         layout = is_layout_level(config, level, len(plan))
-        views = phase_views(exemplar, factor, config.layout_phases if layout else 1)
+        views = phase_views(exemplar, factor, 1)
+        if layout:
+            phases = phases_needed(views[0].shape[:2], (height, width), config.tileable, config.layout_phases)
+            views = phase_views(exemplar, factor, phases) if phases > 1 else views
         exemplar_tensor = image_to_tensor(views[0], device)
         objective = (PatchLayoutObjective(exemplar_tensor, config.seed, level, config.tileable,
                                           (height, width), config.layout_energy_weight,
