@@ -56,7 +56,8 @@ def seconds_per_layout_step(size: int, steps: int = 6, phases: int = 1) -> float
     """One Adam step of the patch layout (engine/layout.py) on a size x size canvas: what a
     pyramid level below full size costs per step with --layout-steps. The exemplar is the
     canvas's size, shrunk by 4 from one 4 times larger; with ``phases``, that many views of
-    it per axis (--layout-phases, layout.phase_views), as on the 64 px level of a 256 px run."""
+    it per axis (layout.phase_views), given to the objective whatever a run would choose (a
+    run takes them only for an exemplar with fewer patches than the canvas, phases_needed)."""
     import torch
 
     from texstudio.engine.layout import PatchLayoutObjective, layout_optimizer, phase_views
