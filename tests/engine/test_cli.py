@@ -13,6 +13,8 @@ from texstudio.cli import main
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.imageio import load_image
 
+from ..conftest import make_texture
+
 FAST = ["--size", "32", "--steps", "4", "--backbone", "vgg19", "--layers", "relu1_1,relu2_1", "--device", "cpu", "--quiet"]
 
 
@@ -80,6 +82,19 @@ def test_layout_steps_reach_the_run_and_its_sidecar(texture_file, tmp_path):
     assert sidecar["config"]["coarse_layout_steps"] == 4 and sidecar["config"]["auto_layout"] is False
     assert sidecar["config"]["layout_phases"] == 2
     assert sidecar["iterations"] == 4 + 3 + 2  # 16 px: 4, 32 px: 3, then 64 px: 2
+
+
+def test_a_coarse_layout_level_the_exemplar_is_too_small_for_is_left_out_unless_asked(tmp_path):
+    half = tmp_path / "half.png"  # 32x64: at 16 px it keeps 20 patches against the canvas's 100
+    Image.fromarray((make_texture(64)[:, :32] * 255).astype(np.uint8)).save(half)
+    common = ["synth", str(half), "--steps", "2", "--size", "64", "--pyramid", "3", "--layout-steps", "3",
+              "--layout-phases", "1", "--device", "cpu", "--quiet"]
+    assert main([*common, "-o", str(tmp_path / "d.png")]) == 0
+    sidecar = json.loads((tmp_path / "d.json").read_text())
+    assert sidecar["config"]["layout_min_share"] == 0.5 and sidecar["iterations"] == 3 + 2  # 32 px, 64 px
+    assert main([*common, "-o", str(tmp_path / "all.png"), "--layout-min-share", "0"]) == 0
+    sidecar = json.loads((tmp_path / "all.json").read_text())
+    assert sidecar["config"]["layout_min_share"] == 0.0 and sidecar["iterations"] == 3 + 3 + 2  # and 16 px
 
 
 def test_a_repeating_exemplar_is_laid_out_by_default_and_says_so(tmp_path):

@@ -9,7 +9,8 @@ from texstudio.engine.config import SynthConfig
 from texstudio.engine.errors import ConfigError
 from texstudio.engine.imageio import resize_longest_side
 from texstudio.engine.layout import (
-    ENERGY_MIN_SIDE, LAYOUT_PATCH, PatchLayoutObjective, gradient_energy, layout_optimizer, phase_views,
+    ENERGY_MIN_SIDE, LAYOUT_PATCH, PatchLayoutObjective, gradient_energy, layout_optimizer, patch_share_kept,
+    phase_views, shrunk_shape,
 )
 from texstudio.engine.losses import sample_patches
 from texstudio.engine.metrics import patch_distance
@@ -75,6 +76,34 @@ def test_layout_steps_out_of_range_are_refused(bad):
 def test_layout_phases_out_of_range_are_refused(bad):
     with pytest.raises(ConfigError, match="layout_phases must be 1 to 16"):
         CONFIG.replace(layout_phases=bad)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, True, "0.5"])
+def test_layout_min_share_out_of_range_is_refused(bad):
+    with pytest.raises(ConfigError, match="layout_min_share must be 0 to 1"):
+        CONFIG.replace(layout_min_share=bad)
+
+
+@pytest.mark.parametrize("shape", [(256, 128), (319, 160), (37, 300), (641, 213)])
+def test_the_share_is_counted_on_the_plain_views_own_shape(shape):
+    exemplar = np.zeros((*shape, 3), np.float32)
+    for factor in (1, 2, 4, 8, 16):
+        assert shrunk_shape(shape, factor) == phase_views(exemplar, factor, 1)[0].shape[:2]
+
+
+def test_a_coarse_layout_level_runs_only_where_the_exemplar_keeps_its_share_of_patches():
+    half, whole = (256, 128), (256, 256)  # a held-out half and a whole photo, both shrunk to 256 px
+    # At 16 px the half is 16x8 px: 20 patches of its 30,500, against 100 of the canvas's 62,500.
+    assert patch_share_kept(half, (256, 256), 16) == pytest.approx((20 / 30500) / (100 / 62500))
+    assert patch_share_kept(half, (256, 256), 8) > 0.75 and patch_share_kept(whole, (256, 256), 16) == 1.0
+    config = CONFIG.replace(width=256, height=256, steps=50, pyramid_levels=5, layout_steps=120,
+                            layout_min_share=0.5)
+    factors = {shape: [level[2] for level in pyramid_plan(config, shape)] for shape in (half, whole)}
+    assert factors == {half: [8, 4, 2, 1], whole: [16, 8, 4, 2, 1]}
+    assert [level[2] for level in pyramid_plan(config.replace(layout_min_share=0.0), half)] == [16, 8, 4, 2, 1]
+    # Feature levels are not laid out: the share does not touch them.
+    features = config.replace(layout_steps=0, pyramid_levels=3)
+    assert pyramid_plan(features, half) == pyramid_plan(features.replace(layout_min_share=0.0), half)
 
 
 def test_layout_levels_report_the_patch_term_then_the_features_take_over():

@@ -85,6 +85,10 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         help="layout levels take patches from K x K views of the shrunk exemplar, each started "
                         "a pixel or more further in, so a small exemplar is copied less; 1 = the one plain "
                         "shrink (default 4)")
+    parser.add_argument("--layout-min-share", type=float, default=None, metavar="F",
+                        help="run a coarse layout level only where the shrunk exemplar keeps at least F of its "
+                        "7 px patches relative to the share the canvas keeps; below that the canvas is built "
+                        "from repeats of a few patches and copies the exemplar; 0 = every level (default 0.5)")
     parser.add_argument("--layout-energy", type=float, default=None, metavar="WEIGHT",
                         help="on the finer layout levels, also match which way the exemplar's edges run "
                         "(for weaves whose blocks differ only in the direction of their strands); costs "
@@ -160,6 +164,7 @@ def config_from_args(args: argparse.Namespace):
                           ("color", "color_weight"), ("pyramid", "pyramid_levels"), ("pyramid_noise", "pyramid_noise"),
                           ("sw_directions", "sw_directions"), ("layout_steps", "layout_steps"),
                           ("coarse_layout_steps", "coarse_layout_steps"), ("layout_phases", "layout_phases"),
+                          ("layout_min_share", "layout_min_share"),
                           ("layout_energy", "layout_energy_weight"),
                           ("optimizer", "optimizer"), ("history", "lbfgs_history"), ("exemplar_size", "exemplar_size"),
                           ("lighting", "lighting")):

@@ -97,6 +97,13 @@ class SynthConfig:
     # distinct patches to draw from make the layout copy less of a small exemplar; a level
     # whose exemplar has as many patches as its canvas takes one view (layout.phases_needed).
     layout_phases: int = 1
+    # A layout level below full size runs only where the exemplar, shrunk to it, keeps at
+    # least this share of its 7 px patches relative to the share the canvas keeps
+    # (layout.patch_share_kept): 0 = every level down to 16 px, as before (so old sidecars
+    # replay); the default (presets) is 0.5. A held-out exemplar half keeps 0.41 at 16 px,
+    # where the canvas was built from repeats of its 20 patches and copied the exemplar at
+    # quarter scale (wood panels 0.52 on average, 0.18 without that level; docs/coarse_share).
+    layout_min_share: float = 0.0
     # Weight of the layout levels' second term (engine/layout.py, gradient_energy): patches of
     # a coarse map of which way the canvas's edges run, for weaves whose blocks differ in
     # the direction of their strands, not in colour. 0 = off, the default: at 1 and 5 it
@@ -178,6 +185,8 @@ class SynthConfig:
         if not isinstance(self.layout_phases, int) or isinstance(self.layout_phases, bool) \
                 or not 1 <= self.layout_phases <= MAX_LAYOUT_PHASES:
             raise ConfigError(f"layout_phases must be 1 to {MAX_LAYOUT_PHASES}, got {self.layout_phases!r}")
+        if not _is_number(self.layout_min_share) or not 0 <= self.layout_min_share <= 1:
+            raise ConfigError(f"layout_min_share must be 0 to 1, got {self.layout_min_share!r}")
         if not _is_number(self.layout_energy_weight) or not 0 <= self.layout_energy_weight < math.inf:
             raise ConfigError(f"layout_energy_weight must be a finite number >= 0, got {self.layout_energy_weight!r}")
         if not isinstance(self.auto_layout, bool):

@@ -24,7 +24,7 @@ from texstudio.engine.generators import drive
 from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, resize_longest_side
 from texstudio.engine.layout import (
     MIN_LAYOUT_EXEMPLAR_SIDE, MIN_LAYOUT_SIDE, PatchLayoutObjective, choose_layout, layout_optimizer, phase_views,
-    phases_needed,
+    patch_share_kept, phases_needed,
 )
 from texstudio.engine.lighting import remove_lighting, resolve_lighting
 from texstudio.engine.objective import TextureObjective, term_values
@@ -147,7 +147,8 @@ def pyramid_plan(config: SynthConfig, exemplar_shape: tuple[int, int] | None = N
     With ``layout_steps``, each level below full size takes that many layout steps instead
     (``coarse_layout_steps``, where set, on those below the finest of them) and the
     full-size level takes all of ``steps``; those levels hold raw patches, not
-    filters, and are kept down to MIN_LAYOUT_SIDE px (engine/layout.py).
+    filters, and are kept down to MIN_LAYOUT_SIDE px (engine/layout.py), where the exemplar
+    keeps enough of its patches there (``layout_min_share``).
     """
     levels = []
     for level in range(config.pyramid_levels):
@@ -157,6 +158,9 @@ def pyramid_plan(config: SynthConfig, exemplar_shape: tuple[int, int] | None = N
         smallest, smallest_exemplar = ((MIN_LAYOUT_SIDE, MIN_LAYOUT_EXEMPLAR_SIDE) if laid_out
                                        else (32, MIN_EXEMPLAR_SIDE))
         exemplar_fits = exemplar_shape is None or min(exemplar_shape) / factor >= smallest_exemplar
+        if laid_out and exemplar_shape is not None and config.layout_min_share:
+            share = patch_share_kept(exemplar_shape, (config.height, config.width), factor)
+            exemplar_fits = exemplar_fits and share >= config.layout_min_share
         if (min(height, width) >= smallest and exemplar_fits) or factor == 1:
             levels.append((height, width, factor))
     if config.layout_steps and len(levels) > 1:

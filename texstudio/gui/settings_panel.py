@@ -33,6 +33,7 @@ LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)"
           "pyramid_noise": "Pyramid detail noise", "layout_steps": "Patch layout steps (0 = off)",
           "coarse_layout_steps": "Patch layout steps, coarser levels (0 = same)",
           "layout_phases": "Patch layout: exemplar views per axis",
+          "layout_min_share": "Patch layout: least patch share kept",
           "layout_energy_weight": "Layout: strand direction",
           "exemplar_size": "Exemplar max side (px, 0 = as is)", "auto_layout": "Lay out repeating exemplars",
           "lighting": "Exemplar's lighting"}
@@ -55,6 +56,10 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
         "layout_phases": "The patch-layout levels shrink the exemplar; this many views per axis, each "
                          "shrunk from a start a few pixels further in, give them more distinct patches to draw "
                          "from, so a small exemplar is copied less; 1 = the one plain shrink",
+        "layout_min_share": "A coarse patch-layout level runs only where the exemplar, shrunk to it, keeps at "
+                            "least this share of its 7x7 patches relative to the share the canvas keeps. A small "
+                            "exemplar shrunk to a few patches makes the canvas out of repeats of them, and the "
+                            "result copies the exemplar; 0 = every level down to 16 px",
         "layout_energy_weight": "On the finer patch-layout levels, also match which way the exemplar's edges "
                                 "run, over several cells: for weaves whose blocks differ only in the direction "
                                 "of their strands. It costs bricks, honeycomb and tread plate their regularity, "
