@@ -100,13 +100,21 @@ def _to_rgb_float(image: Image.Image) -> np.ndarray:
     return np.asarray(rgb, dtype=np.float32) / 255.0
 
 
+def longest_side_shape(shape: tuple[int, int], longest: int) -> tuple[int, int]:
+    """The (height, width) resize_longest_side gives an image of ``shape``."""
+    height, width = shape
+    if longest <= 0 or max(height, width) <= longest:
+        return height, width
+    scale = longest / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 def resize_longest_side(image: np.ndarray, longest: int) -> np.ndarray:
     """Downscale (never upscale) so that the longer side is at most ``longest`` pixels."""
-    height, width = image.shape[:2]
-    if longest <= 0 or max(height, width) <= longest:
+    height, width = longest_side_shape(image.shape[:2], longest)
+    if (height, width) == image.shape[:2]:
         return image
-    scale = longest / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    size = (width, height)
     pil = Image.fromarray(to_uint8(image))
     # LANCZOS on 8-bit is enough for an exemplar; it anti-aliases the downscale.
     return np.asarray(pil.resize(size, Image.LANCZOS), dtype=np.float32) / 255.0

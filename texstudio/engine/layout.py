@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from texstudio.engine.config import SynthConfig
-from texstudio.engine.imageio import resize_longest_side
+from texstudio.engine.imageio import longest_side_shape, resize_longest_side
 from texstudio.engine.losses import backward_sum, random_directions, sample_patches, sliced_wasserstein
 from texstudio.engine.periodicity import REPEATING, periodicity
 
@@ -108,12 +108,7 @@ def patch_count(shape: tuple[int, int]) -> int:
 
 def shrunk_shape(shape: tuple[int, int], factor: int) -> tuple[int, int]:
     """The (height, width) that phase_views' plain view of an exemplar of ``shape`` has at ``factor``."""
-    height, width = shape
-    longest = max(1, round(max(height, width) / factor))
-    if factor <= 1 or max(height, width) <= longest:
-        return shape
-    scale = longest / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
+    return tuple(shape) if factor <= 1 else longest_side_shape(shape, max(1, round(max(shape) / factor)))
 
 
 def patch_share_kept(exemplar_shape: tuple[int, int], canvas_shape: tuple[int, int], factor: int) -> float:
