@@ -10,7 +10,7 @@ from texstudio.engine.errors import ConfigError
 from texstudio.engine.imageio import load_image, resize_longest_side
 from texstudio.engine.layout import choose_layout, structured_split
 from texstudio.engine.periodicity import REPEATING, periodicity
-from texstudio.engine.synthesis import run_synthesis
+from texstudio.engine.synthesis import pyramid_plan, run_synthesis
 
 from ..conftest import SHARED_TEXTURES
 from .test_layout import checkerboard
@@ -82,6 +82,18 @@ def test_auto_layout_gives_a_repeating_exemplar_the_structured_split():
     assert choice.periodicity >= REPEATING and "repeats" in choice.note and "5 pyramid levels" in choice.note
 
 
+
+def test_the_note_counts_the_levels_the_plan_keeps():
+    # layout_min_share drops a coarse level of a small exemplar on a large canvas: the run
+    # keeps pyramid_levels 5 in its config (so it replays) but lays out one level fewer.
+    exemplar = bricks()
+    config = CONFIG.replace(steps=180, width=1024, height=1024, layout_min_share=0.5)
+    levels = lambda split: len(pyramid_plan(split, exemplar.shape[:2]))  # noqa: E731
+    choice = choose_layout(config, exemplar, from_noise=True, planned_levels=levels)
+    kept = levels(choice.config)
+    assert choice.config.pyramid_levels == 5 and kept < 5
+    assert f"({kept} pyramid levels" in choice.note
+
 def test_auto_layout_leaves_other_runs_as_set_and_says_nothing():
     plain = CONFIG.replace(auto_layout=False)
     stochastic = choose_layout(CONFIG, smooth_noise(64, 0), from_noise=True)
@@ -131,7 +143,7 @@ def test_a_run_on_a_stochastic_exemplar_is_the_plain_run():
 
 
 def test_a_canvas_too_small_for_a_coarse_level_is_measured_but_not_laid_out():
-    choice = choose_layout(CONFIG, bricks(), from_noise=True, has_coarse_level=lambda split: False)
+    choice = choose_layout(CONFIG, bricks(), from_noise=True, planned_levels=lambda split: 1)
     assert choice.config == CONFIG.replace(auto_layout=False) and choice.note == ""
     assert choice.periodicity >= REPEATING
     small = run_synthesis(CONFIG.replace(width=30, height=30, steps=5), bricks(64))

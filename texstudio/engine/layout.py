@@ -242,13 +242,15 @@ class LayoutChoice:
 
 
 def choose_layout(config: SynthConfig, exemplar: np.ndarray, from_noise: bool,
-                  has_coarse_level: Callable[[SynthConfig], bool] = lambda _config: True) -> LayoutChoice:
+                  planned_levels: Callable[[SynthConfig], int] | None = None) -> LayoutChoice:
     """Resolve ``config.auto_layout`` for ``exemplar`` (as the engine sees it, after exemplar_size).
 
     Laying out needs a canvas to lay out from scratch, so a run continued from an image, or
     one whose layout_steps are set by hand, keeps its own settings. So does a canvas too
-    small for the structured split to keep any level below full size (``has_coarse_level``,
-    from the pyramid plan): it would only lose steps.
+    small for the structured split to keep any level below full size (``planned_levels``,
+    the number of levels the pyramid plan keeps for a config; None counts all of
+    ``pyramid_levels``): it would only lose steps. The note gives the levels that run, which
+    layout_min_share can make fewer than ``pyramid_levels``.
     """
     if not config.auto_layout:
         return LayoutChoice(config)
@@ -259,11 +261,12 @@ def choose_layout(config: SynthConfig, exemplar: np.ndarray, from_noise: bool,
     if score < REPEATING:
         return LayoutChoice(plain, score)
     structured = structured_split(plain)
-    if not has_coarse_level(structured):
+    levels = planned_levels(structured) if planned_levels else structured.pyramid_levels
+    if levels < 2:
         return LayoutChoice(plain, score)
     coarse = (f"{structured.coarse_layout_steps} on each below half size and {structured.layout_steps} on the "
               "half-size one" if structured.coarse_layout_steps else f"{structured.layout_steps} on each coarse one")
     return LayoutChoice(structured, score, (
         f"the exemplar repeats (periodicity {score:.2f}, {REPEATING:g} or more): laying out its cells first "
-        f"({structured.pyramid_levels} pyramid levels, patch-layout steps: {coarse}, "
+        f"({levels} pyramid levels, patch-layout steps: {coarse}, "
         f"{structured.steps} full-size steps)"))

@@ -243,7 +243,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
     check_exemplar_shape(shrunk, exemplar.shape[:2], config)
     exemplar, config = prepare_exemplar(shrunk, config)
     choice = choose_layout(config, exemplar, from_noise=init is None and config.init == "noise",
-                           has_coarse_level=lambda split: len(pyramid_plan(split, exemplar.shape[:2])) > 1)
+                           planned_levels=lambda split: len(pyramid_plan(split, exemplar.shape[:2])))
     config = choice.config
     backbone = build_backbone(config.backbone, config.pooling, config.tileable, config.seed).to(device)
     if acceleration.channels_last(device):
