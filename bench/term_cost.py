@@ -6,7 +6,7 @@ One process, one torch thread, CPU seconds of this process: the default settings
 off, so every step is at full size) and the same with one term switched on, measured in
 turns, three rounds each, and reported as the median ratio to the default measured in the
 same round; so is one step of the patch layout (--layout-steps) at the same size, with one
-view of the exemplar and with 4 x 4 (--layout-phases 4) (this machine is noisy; absolute
+view of the exemplar, with 4 x 4 (--layout-phases 4) and with the copy term (this machine is noisy; absolute
 seconds drift between runs). Use the ratio to
 give two methods the same budget in evaluations (bench/bakeoff.py --steps). Writes
 term_cost.json and term_cost.md into --out.
@@ -52,27 +52,32 @@ def seconds_per_evaluation(size: int, fields: dict, steps: int = 6) -> float:
     return statistics.median(times)
 
 
-def seconds_per_layout_step(size: int, steps: int = 6, phases: int = 1) -> float:
+def seconds_per_layout_step(size: int, steps: int = 6, phases: int = 1, copy_weight: float = 0.0) -> float:
     """One Adam step of the patch layout (engine/layout.py) on a size x size canvas: what a
     pyramid level below full size costs per step with --layout-steps. The exemplar is the
     canvas's size, shrunk by 4 from one 4 times larger; with ``phases``, that many views of
     it per axis (layout.phase_views), given to the objective whatever a run would choose (a
-    run takes them only for an exemplar with fewer patches than the canvas, phases_needed)."""
+    run takes them only for an exemplar with fewer patches than the canvas, phases_needed).
+    With ``copy_weight``, the copy term too (engine/copy_penalty.py), which a run gives the
+    levels a quarter of the output's size and coarser."""
     import torch
 
+    from texstudio.engine.copy_penalty import CopyPenalty
     from texstudio.engine.layout import PatchLayoutObjective, layout_optimizer, phase_views
     from texstudio.engine.canvas import image_to_tensor
 
     large = np.random.default_rng(0).random((4 * size, 4 * size, 3), dtype=np.float32)
     views = [image_to_tensor(view, torch.device("cpu")) for view in phase_views(large, 4, phases)]
-    objective = PatchLayoutObjective(views[0], seed=0, level=0, torus=False, shifted_views=views[1:])
+    objective = PatchLayoutObjective(views[0], seed=0, level=0, torus=False, shifted_views=views[1:],
+                                     copy_weight=copy_weight,
+                                     copy_penalty=CopyPenalty(views[0], False, 0, 0) if copy_weight else None)
     canvas = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
     optimizer = layout_optimizer(canvas, steps)
     times = []
     for step in range(steps):
         started = time.process_time()
         optimizer.zero_grad()
-        objective(canvas)["patch"].backward()
+        sum(objective(canvas).values()).backward()
         optimizer.step()
         if step:  # the first step warms up
             times.append(time.process_time() - started)
@@ -81,6 +86,7 @@ def seconds_per_layout_step(size: int, steps: int = 6, phases: int = 1) -> float
 
 LAYOUT_STEP = "one patch-layout step (Adam), for comparison"
 LAYOUT_VIEWS_STEP = "one patch-layout step with 4 x 4 exemplar views (--layout-phases 4)"
+LAYOUT_COPY_STEP = "one patch-layout step with the copy term (--layout-copy-weight 1)"
 
 
 def main() -> int:
@@ -103,8 +109,9 @@ def main() -> int:
                 base = measured if base is None else base
                 seconds[name].append(measured)
                 ratios[name].append(measured / base)
-            for name, phases in ((LAYOUT_STEP, 1), (LAYOUT_VIEWS_STEP, 4)):
-                measured = seconds_per_layout_step(size, phases=phases)
+            for name, phases, copy_weight in ((LAYOUT_STEP, 1, 0.0), (LAYOUT_VIEWS_STEP, 4, 0.0),
+                                              (LAYOUT_COPY_STEP, 1, 1.0)):
+                measured = seconds_per_layout_step(size, phases=phases, copy_weight=copy_weight)
                 seconds.setdefault(name, []).append(measured)
                 ratios.setdefault(name, []).append(measured / base)
         for name in seconds:

@@ -89,6 +89,10 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         help="run a coarse layout level only where the shrunk exemplar keeps at least F of its "
                         "7 px patches relative to the share the canvas keeps; below that the canvas is built "
                         "from repeats of a few patches and copies the exemplar; 0 = every level (default 0.5)")
+    parser.add_argument("--layout-copy-weight", type=float, default=None, metavar="WEIGHT",
+                        help="on layout levels a quarter of the output's size and coarser, push windows of the "
+                        "canvas off places they copy from the exemplar (not off a lattice's repeats); 0 = off "
+                        "(default 1)")
     parser.add_argument("--layout-energy", type=float, default=None, metavar="WEIGHT",
                         help="on the finer layout levels, also match which way the exemplar's edges run "
                         "(for weaves whose blocks differ only in the direction of their strands); costs "
@@ -164,7 +168,7 @@ def config_from_args(args: argparse.Namespace):
                           ("color", "color_weight"), ("pyramid", "pyramid_levels"), ("pyramid_noise", "pyramid_noise"),
                           ("sw_directions", "sw_directions"), ("layout_steps", "layout_steps"),
                           ("coarse_layout_steps", "coarse_layout_steps"), ("layout_phases", "layout_phases"),
-                          ("layout_min_share", "layout_min_share"),
+                          ("layout_min_share", "layout_min_share"), ("layout_copy_weight", "layout_copy_weight"),
                           ("layout_energy", "layout_energy_weight"),
                           ("optimizer", "optimizer"), ("history", "lbfgs_history"), ("exemplar_size", "exemplar_size"),
                           ("lighting", "lighting")):

@@ -109,6 +109,12 @@ class SynthConfig:
     # the direction of their strands, not in colour. 0 = off, the default: at 1 and 5 it
     # cost the held-out patch distance on most repeating photos (docs/bakeoff_energy).
     layout_energy_weight: float = 0.0
+    # Weight of the layout levels' copy term (engine/copy_penalty.py): on levels a quarter
+    # of the output's size and coarser, windows of the canvas that match one place of the
+    # exemplar distinctively are pushed off it. 0 = off, as before (so old sidecars replay);
+    # the default (presets) is 1. A held-out half of wood panels copied 0.08 to 0.25 of its
+    # patches at quarter scale without it, 0 to 0.08 with it (docs/anti_copy).
+    layout_copy_weight: float = 0.0
     # Decide the layout by the exemplar: when it repeats (engine/periodicity.py), run the
     # "structured" split of these steps instead (5 levels, the coarse ones laid out from
     # pixel patches, about the same time); otherwise run as set. Only for runs from noise
@@ -187,6 +193,8 @@ class SynthConfig:
             raise ConfigError(f"layout_phases must be 1 to {MAX_LAYOUT_PHASES}, got {self.layout_phases!r}")
         if not _is_number(self.layout_min_share) or not 0 <= self.layout_min_share <= 1:
             raise ConfigError(f"layout_min_share must be 0 to 1, got {self.layout_min_share!r}")
+        if not _is_number(self.layout_copy_weight) or not 0 <= self.layout_copy_weight < math.inf:
+            raise ConfigError(f"layout_copy_weight must be a finite number >= 0, got {self.layout_copy_weight!r}")
         if not _is_number(self.layout_energy_weight) or not 0 <= self.layout_energy_weight < math.inf:
             raise ConfigError(f"layout_energy_weight must be a finite number >= 0, got {self.layout_energy_weight!r}")
         if not isinstance(self.auto_layout, bool):

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from texstudio.engine.config import SynthConfig
+from texstudio.engine.copy_penalty import CopyPenalty
 from texstudio.engine.imageio import longest_side_shape, resize_longest_side
 from texstudio.engine.losses import backward_sum, random_directions, sample_patches, sliced_wasserstein
 from texstudio.engine.periodicity import REPEATING, periodicity
@@ -142,7 +143,8 @@ class PatchLayoutObjective:
 
     def __init__(self, exemplar: torch.Tensor, seed: int, level: int, torus: bool,
                  canvas_shape: tuple[int, int] | None = None, energy_weight: float = 0.0,
-                 shifted_views: list[torch.Tensor] = ()) -> None:
+                 shifted_views: list[torch.Tensor] = (), copy_weight: float = 0.0,
+                 copy_penalty: CopyPenalty | None = None) -> None:
         self.views = [exemplar, *shifted_views]  # the patches it matches come from all of them (phase_views)
         self.torus = torus  # the canvas's patches wrap; the exemplar is a photo, never wrapped
         # Its own stream, apart from the feature losses': seeded, so a run repeats exactly.
@@ -162,6 +164,9 @@ class PatchLayoutObjective:
             their_map = gradient_energy(exemplar, self.energy_pool)
             if min(their_map.shape[-2:]) >= LAYOUT_PATCH:  # a small exemplar may have too few cells
                 self.energy_theirs = sample_patches(their_map, LAYOUT_PATCH, 0, self.generator)
+        # The copy term (engine/copy_penalty.py), on the levels the caller gives one to.
+        self.copy_weight = copy_weight
+        self.copy_penalty = copy_penalty if copy_weight else None
 
     def __call__(self, canvas: torch.Tensor) -> dict[str, torch.Tensor]:
         ours = sample_patches(canvas, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator, self.torus)
@@ -171,6 +176,8 @@ class PatchLayoutObjective:
             our_map = gradient_energy(canvas, self.energy_pool, self.torus)
             ours = sample_patches(our_map, LAYOUT_PATCH, 0, self.generator, self.torus)
             terms["energy"] = self.energy_weight * self._distance(ours, self.energy_theirs)
+        if self.copy_penalty is not None:
+            terms["copy"] = self.copy_weight * self.copy_penalty(canvas)
         return terms
 
     def _their_patches(self) -> torch.Tensor:

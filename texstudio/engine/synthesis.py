@@ -18,6 +18,8 @@ from texstudio.engine.backbones import build_backbone
 from texstudio.engine.cancel import StopToken
 from texstudio.engine.canvas import image_to_tensor, initial_canvas, next_level_canvas, resize_canvas, tensor_to_image
 from texstudio.engine.config import SynthConfig
+from texstudio.engine.copy_penalty import CopyPenalty
+from texstudio.engine.copy_penalty import applies as copy_penalty_applies
 from texstudio.engine.devices import resolve_device
 from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, is_out_of_memory
 from texstudio.engine.generators import drive
@@ -269,9 +271,13 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
             phases = phases_needed(views[0].shape[:2], (height, width), config.tileable, config.layout_phases)
             views = phase_views(exemplar, factor, phases) if phases > 1 else views
         exemplar_tensor = image_to_tensor(views[0], device)
+        copy_term = None
+        if layout and config.layout_copy_weight and copy_penalty_applies(factor, views[0].shape[:2], (height, width)):
+            copy_term = CopyPenalty(exemplar_tensor, config.tileable, config.seed, level)
         objective = (PatchLayoutObjective(exemplar_tensor, config.seed, level, config.tileable,
                                           (height, width), config.layout_energy_weight,
-                                          [image_to_tensor(view, device) for view in views[1:]]) if layout else
+                                          [image_to_tensor(view, device) for view in views[1:]],
+                                          config.layout_copy_weight, copy_term) if layout else
                      TextureObjective(config, backbone, exemplar_tensor, height, width, level, target_backbone))
         if canvas is None:
             canvas = initial_canvas(config, exemplar_tensor, init, device, height, width)

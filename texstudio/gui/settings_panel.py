@@ -34,7 +34,7 @@ LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)"
           "coarse_layout_steps": "Patch layout steps, coarser levels (0 = same)",
           "layout_phases": "Patch layout: exemplar views per axis",
           "layout_min_share": "Patch layout: least patch share kept",
-          "layout_energy_weight": "Layout: strand direction",
+          "layout_energy_weight": "Layout: strand direction", "layout_copy_weight": "Layout: copy penalty",
           "exemplar_size": "Exemplar max side (px, 0 = as is)", "auto_layout": "Lay out repeating exemplars",
           "lighting": "Exemplar's lighting"}
 # Text fields that take one of a few values: a drop-down, not free text.
@@ -60,6 +60,10 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
                             "least this share of its 7x7 patches relative to the share the canvas keeps. A small "
                             "exemplar shrunk to a few patches makes the canvas out of repeats of them, and the "
                             "result copies the exemplar; 0 = every level down to 16 px",
+        "layout_copy_weight": "On patch-layout levels a quarter of the output's size and coarser, windows of the "
+                              "canvas that copy one place of the exemplar are pushed off it, so a small exemplar "
+                              "is rearranged less verbatim; a lattice's repeats match many places and are left "
+                              "alone; 0 = off",
         "layout_energy_weight": "On the finer patch-layout levels, also match which way the exemplar's edges "
                                 "run, over several cells: for weaves whose blocks differ only in the direction "
                                 "of their strands. It costs bricks, honeycomb and tread plate their regularity, "

@@ -1,0 +1,89 @@
+"""The layout levels' copy term (engine/copy_penalty.py)."""
+
+import pytest
+import torch
+
+from texstudio.engine.canvas import image_to_tensor
+from texstudio.engine.config import SynthConfig
+from texstudio.engine.copy_penalty import COPY_WINDOW, EXEMPLAR_WINDOWS, CopyPenalty, applies
+from texstudio.engine.errors import ConfigError
+from texstudio.engine.synthesis import run_synthesis
+
+from ..conftest import make_texture
+from .test_layout import checkerboard
+
+
+def test_a_verbatim_crop_is_penalised_and_noise_is_not():
+    exemplar = image_to_tensor(make_texture(48, seed=3), "cpu")
+    penalty = CopyPenalty(exemplar, torus=False, seed=0, level=0)
+    crop = exemplar[:, :, 5:37, 9:41]
+    assert float(penalty(crop)) > 0.1  # every window matches one place at correlation 1
+    noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert float(penalty(noise)) == 0.0
+
+
+def test_a_lattice_copied_is_not_a_distinctive_match():
+    # Every window of a checkerboard matches many places alike: no copy to push off, so a
+    # regular board is not pushed off its squares.
+    board = image_to_tensor(checkerboard(48, 6), "cpu")
+    penalty = CopyPenalty(board, torus=False, seed=0, level=0)
+    assert float(penalty(board[:, :, 6:38, 12:44])) == 0.0
+
+
+def test_its_gradient_moves_a_copy_off_the_exemplar():
+    exemplar = image_to_tensor(make_texture(48, seed=5), "cpu")
+    penalty = CopyPenalty(exemplar, torus=True, seed=0, level=0)
+    canvas = exemplar[:, :, :32, :32].clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([canvas], lr=0.02)
+    first = float(penalty(canvas).detach())
+    for _ in range(30):
+        optimizer.zero_grad()
+        penalty(canvas).backward()
+        optimizer.step()
+    assert float(penalty(canvas).detach()) < 0.5 * first
+
+
+def test_large_exemplars_are_searched_on_a_coarser_grid_and_canvases_sampled():
+    small = CopyPenalty(torch.rand(1, 3, 64, 64), torus=False, seed=0, level=0)
+    assert small.stride == 1 and len(small.theirs) == (64 - COPY_WINDOW + 1) ** 2
+    large = CopyPenalty(torch.rand(1, 3, 300, 300), torus=False, seed=0, level=0)
+    assert large.stride == 2 and len(large.theirs) <= EXEMPLAR_WINDOWS
+    assert large(torch.rand(1, 3, 256, 256)).shape == ()  # sampled windows, bounded memory
+
+
+def test_only_coarse_levels_whose_canvas_outnumbers_the_exemplar_get_it():
+    # A held-out half shrunk by 4 and 8 against a 256 px output's 64 and 32 px canvases.
+    assert applies(4, (64, 32), (64, 64)) and applies(8, (32, 16), (32, 32))
+    assert not applies(2, (128, 64), (128, 128))  # half size: detail, not arrangement
+    assert not applies(8, (COPY_WINDOW, 40), (64, 64))  # no room for a window
+    # A whole photo as large as the output: each window is asked for once; left as it was.
+    assert not applies(4, (64, 64), (64, 64))
+
+
+def test_a_run_reports_the_term_on_its_coarse_layout_level_only():
+    config = SynthConfig(width=128, height=128, steps=2, backbone="random-multiscale", layers=("relu_k3",),
+                         gram_weight=1.0, pyramid_levels=3, layout_steps=3, layout_copy_weight=1.0,
+                         device="cpu", preview_every=1)
+    terms_by_level: dict[int, set] = {}
+    run_synthesis(config, make_texture(96, seed=1),
+                  on_step=lambda r: terms_by_level.setdefault(r.level, set()).update(r.losses))
+    assert "copy" in terms_by_level[0]  # 32 px: a quarter of the output
+    assert "copy" not in terms_by_level[1] and "patch" in terms_by_level[1]  # 64 px: half
+    assert not any(name == "copy" for name in terms_by_level[2])
+    plain = config.replace(layout_copy_weight=0.0)
+    off: set = set()
+    run_synthesis(plain, make_texture(128, seed=1), on_step=lambda r: off.update(r.losses))
+    assert "copy" not in off
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("inf"), float("nan"), "1"])
+def test_a_bad_copy_weight_is_refused(bad):
+    with pytest.raises(ConfigError, match="layout_copy_weight must be a finite number"):
+        SynthConfig(layout_copy_weight=bad)
+
+
+def test_its_sample_of_a_large_canvas_is_seeded():
+    exemplar, canvas = torch.rand(1, 3, 300, 300), torch.rand(1, 3, 256, 256)
+    canvas[:, :, :100, :100] = exemplar[:, :, 50:150, 50:150]  # a copied corner, so the value is not 0
+    values = [float(CopyPenalty(exemplar, False, seed, level)(canvas)) for seed, level in ((0, 0), (0, 0), (0, 1))]
+    assert values[0] == values[1] > 0 and values[2] != values[0]

@@ -1,0 +1,103 @@
+"""A layout term against copying: the canvas's larger windows pushed off distinctive exemplar matches.
+
+The layout levels (engine/layout.py) match the distribution of the exemplar's 7 px patches
+exactly. With a small exemplar each of its patches is asked for several times, and runs
+of neighbouring patches come back together: the canvas becomes the exemplar's pieces
+rearranged, and the result copies it at quarter scale (a held-out half of wood panels 0.08
+to 0.25 of its patches, parquet 0.14 to 0.25; docs/coarse_share). This term looks at
+windows larger than a patch and penalises each one whose best normalised correlation c1
+with an exemplar window is above COPY_FLOOR, when that match is distinctive as
+metrics.copy_fraction counts it: (1 - c1) at most COPY_RATIO^2 (1 - c2), c2 being the
+best match that does not overlap it. A lattice's windows match many places alike and are
+left alone, so a regular checkerboard is not pushed off its squares (docs/anti_copy).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from texstudio.engine.losses import sample_patches
+from texstudio.engine.metrics import COPY_RATIO
+
+# px at the level: larger than the 7 px layout patch, so the term sees how patches are
+# joined rather than the patches the distribution term asks for.
+COPY_WINDOW = 11
+# Correlation above which a distinctive match is penalised; the copy metric counts 0.9 and
+# up, and a canvas held just under 0.9 at a coarse level comes back over it once enlarged.
+COPY_FLOOR = 0.8
+# Levels shrinking the output by this or more: quarter size and coarser, where copying
+# shows (docs/coarse_share). Finer levels place detail, not arrangement.
+COPY_MIN_FACTOR = 4
+# Window pairs compared per step, at most: 64 MiB of float32 similarities. A 256 px run's
+# levels compare all of theirs (8.5 million pairs at the 64 px level from a whole 256 px
+# photo); larger ones take a fresh sample of the canvas's windows each step, and past
+# EXEMPLAR_WINDOWS the exemplar's windows every 2nd or 4th pixel. At 2^26 pairs a step of
+# a 128 px level took 1.9 s against 0.16 s without the term (bench/term_cost.py).
+MAX_PAIRS = 1 << 24
+EXEMPLAR_WINDOWS = 1 << 16
+MIN_CANVAS_WINDOWS = 256
+TIE = 1e-4  # correlations this close to a second exact match are a repeat, not a copy
+FLAT = 0.02  # RMS contrast under this (of the full range) has no texture to copy: as metrics._textured
+
+
+def unit_windows(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, D) windows -> mean-free unit windows and their norms before scaling (N,)."""
+    centred = flat - flat.mean(dim=1, keepdim=True)
+    norms = centred.norm(dim=1)
+    return centred / norms.clamp_min(1e-6)[:, None], norms
+
+
+def window_count(shape: tuple[int, int]) -> int:
+    """COPY_WINDOW px windows in an image of ``shape``."""
+    return max(0, shape[0] - COPY_WINDOW + 1) * max(0, shape[1] - COPY_WINDOW + 1)
+
+
+def applies(factor: int, exemplar_shape: tuple[int, int], canvas_shape: tuple[int, int]) -> bool:
+    """Whether a layout level shrinking by ``factor`` gets the term.
+
+    Only where the canvas has more windows than the exemplar, so that each of the
+    exemplar's is asked for more than once: that is where runs of them come back together.
+    A tileable canvas's are counted unwrapped, as layout_min_share counts its patches. A
+    whole photo as large as the canvas is left as it was: on the whole checker stone photo
+    the term broke the board's phase in one corner, where without it the board was regular
+    (docs/anti_copy).
+    """
+    return factor >= COPY_MIN_FACTOR and min(exemplar_shape) > COPY_WINDOW \
+        and window_count(exemplar_shape) < window_count(canvas_shape)
+
+
+class CopyPenalty:
+    """Mean over the canvas's windows of relu(c1 - COPY_FLOOR) where the best match is distinctive."""
+
+    def __init__(self, exemplar: torch.Tensor, torus: bool, seed: int, level: int) -> None:
+        self.torus = torus
+        height, width = exemplar.shape[-2:]
+        self.stride = 1
+        while ((height - COPY_WINDOW) // self.stride + 1) * ((width - COPY_WINDOW) // self.stride + 1) \
+                > EXEMPLAR_WINDOWS and self.stride < 4:
+            self.stride *= 2
+        with torch.no_grad():
+            self.theirs, _ = unit_windows(F.unfold(exemplar.float(), COPY_WINDOW, stride=self.stride)[0].t())
+        self.columns = (width - COPY_WINDOW) // self.stride + 1
+        index = torch.arange(len(self.theirs), device=self.theirs.device)
+        self.tops = index // self.columns * self.stride
+        self.lefts = index % self.columns * self.stride
+        self.keep = max(MIN_CANVAS_WINDOWS, MAX_PAIRS // len(self.theirs))
+        # Its own stream: the patch term's draws stay as they were without this term.
+        self.generator = torch.Generator().manual_seed(seed * 6151 + 3571 + level)
+
+    def __call__(self, canvas: torch.Tensor) -> torch.Tensor:
+        # Only the sampled windows are gathered: unfolding all of a 750 px level's would take 800 MB.
+        ours, norms = unit_windows(sample_patches(canvas.float(), COPY_WINDOW, self.keep, self.generator,
+                                                  self.torus).t())
+        with torch.no_grad():
+            similarity = ours.detach() @ self.theirs.t()
+            c1, where = similarity.max(dim=1)
+            overlap = ((self.tops[None] - self.tops[where][:, None]).abs() < COPY_WINDOW) \
+                & ((self.lefts[None] - self.lefts[where][:, None]).abs() < COPY_WINDOW)
+            c2 = similarity.masked_fill_(overlap, -1.0).max(dim=1).values
+            # TIE: a perfect lattice matches two places exactly, 0 <= 0, and is no copy.
+            counted = ((1 - c1) + TIE <= COPY_RATIO ** 2 * (1 - c2)) & (norms.detach() > FLAT * ours.shape[1] ** 0.5)
+        best = (ours * self.theirs[where]).sum(dim=1)  # c1 again, now with its gradient through our windows
+        return (F.relu(best - COPY_FLOOR) * counted).mean()
