@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from texstudio.engine.losses import sample_patches
-from texstudio.engine.metrics import COPY_RATIO
+from texstudio.engine.metrics import COPY_RATIO, _textured, unit_vectors
 
 # px at the level: larger than the 7 px layout patch, so the term sees how patches are
 # joined rather than the patches the distribution term asks for.
@@ -38,14 +38,6 @@ MAX_PAIRS = 1 << 24
 EXEMPLAR_WINDOWS = 1 << 16
 MIN_CANVAS_WINDOWS = 256
 TIE = 1e-4  # correlations this close to a second exact match are a repeat, not a copy
-FLAT = 0.02  # RMS contrast under this (of the full range) has no texture to copy: as metrics._textured
-
-
-def unit_windows(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, D) windows -> mean-free unit windows and their norms before scaling (N,)."""
-    centred = flat - flat.mean(dim=1, keepdim=True)
-    norms = centred.norm(dim=1)
-    return centred / norms.clamp_min(1e-6)[:, None], norms
 
 
 def window_count(shape: tuple[int, int]) -> int:
@@ -78,7 +70,7 @@ class CopyPenalty:
                 > EXEMPLAR_WINDOWS and self.stride < 4:
             self.stride *= 2
         with torch.no_grad():
-            self.theirs, _ = unit_windows(F.unfold(exemplar.float(), COPY_WINDOW, stride=self.stride)[0].t())
+            self.theirs, _ = unit_vectors(F.unfold(exemplar.float(), COPY_WINDOW, stride=self.stride)[0].t())
         self.columns = (width - COPY_WINDOW) // self.stride + 1
         index = torch.arange(len(self.theirs), device=self.theirs.device)
         self.tops = index // self.columns * self.stride
@@ -89,7 +81,7 @@ class CopyPenalty:
 
     def __call__(self, canvas: torch.Tensor) -> torch.Tensor:
         # Only the sampled windows are gathered: unfolding all of a 750 px level's would take 800 MB.
-        ours, norms = unit_windows(sample_patches(canvas.float(), COPY_WINDOW, self.keep, self.generator,
+        ours, norms = unit_vectors(sample_patches(canvas.float(), COPY_WINDOW, self.keep, self.generator,
                                                   self.torus).t())
         with torch.no_grad():
             similarity = ours.detach() @ self.theirs.t()
@@ -98,6 +90,6 @@ class CopyPenalty:
                 & ((self.lefts[None] - self.lefts[where][:, None]).abs() < COPY_WINDOW)
             c2 = similarity.masked_fill_(overlap, -1.0).max(dim=1).values
             # TIE: a perfect lattice matches two places exactly, 0 <= 0, and is no copy.
-            counted = ((1 - c1) + TIE <= COPY_RATIO ** 2 * (1 - c2)) & (norms.detach() > FLAT * ours.shape[1] ** 0.5)
+            counted = ((1 - c1) + TIE <= COPY_RATIO ** 2 * (1 - c2)) & _textured(norms.detach(), ours.shape[1])
         best = (ours * self.theirs[where]).sum(dim=1)  # c1 again, now with its gradient through our windows
         return (F.relu(best - COPY_FLOOR) * counted).mean()

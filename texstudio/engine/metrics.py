@@ -233,8 +233,15 @@ def _unfold_centred(image: np.ndarray, patch: int, step: int, top: int, bottom: 
     import torch
 
     tensor = torch.from_numpy(np.ascontiguousarray(image[top:bottom], dtype=np.float32)).permute(2, 0, 1)[None]
-    patches = torch.nn.functional.unfold(tensor, patch, stride=step)[0].t()  # (count, 3*patch*patch)
-    centred = patches - patches.mean(dim=1, keepdim=True)
+    return unit_vectors(torch.nn.functional.unfold(tensor, patch, stride=step)[0].t())  # (count, 3*patch*patch)
+
+
+def unit_vectors(rows):
+    """(N, D) tensor -> each row made mean-free and of unit length, and its norm before scaling (N,).
+
+    Normalised cross-correlation is then a dot product: the copy metric's, and the layout's
+    copy term's (engine/copy_penalty.py), which differentiates through it."""
+    centred = rows - rows.mean(dim=1, keepdim=True)
     norms = centred.norm(dim=1, keepdim=True)
     return centred / norms.clamp_min(1e-6), norms[:, 0]
 

@@ -18,8 +18,7 @@ from texstudio.engine.backbones import build_backbone
 from texstudio.engine.cancel import StopToken
 from texstudio.engine.canvas import image_to_tensor, initial_canvas, next_level_canvas, resize_canvas, tensor_to_image
 from texstudio.engine.config import SynthConfig
-from texstudio.engine.copy_penalty import CopyPenalty
-from texstudio.engine.copy_penalty import applies as copy_penalty_applies
+from texstudio.engine.copy_penalty import CopyPenalty, applies as copy_penalty_applies
 from texstudio.engine.devices import resolve_device
 from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, is_out_of_memory
 from texstudio.engine.generators import drive
