@@ -5,7 +5,7 @@ import torch
 
 from texstudio.engine.canvas import image_to_tensor
 from texstudio.engine.config import SynthConfig
-from texstudio.engine.copy_penalty import COPY_WINDOW, EXEMPLAR_WINDOWS, CopyPenalty, applies
+from texstudio.engine.copy_penalty import COPY_WINDOW, EXEMPLAR_WINDOWS, CopyPenalty, pooling
 from texstudio.engine.errors import ConfigError
 from texstudio.engine.synthesis import run_synthesis
 
@@ -51,16 +51,29 @@ def test_large_exemplars_are_searched_on_a_coarser_grid_and_canvases_sampled():
     assert large(torch.rand(1, 3, 256, 256)).shape == ()  # sampled windows, bounded memory
 
 
-def test_only_coarse_levels_whose_canvas_outnumbers_the_exemplar_get_it():
+def test_coarse_levels_whose_canvas_outnumbers_the_exemplar_get_it_the_half_size_one_pooled():
     # A held-out half shrunk by 4 and 8 against a 256 px output's 64 and 32 px canvases.
-    assert applies(4, (64, 32), (64, 64)) and applies(8, (32, 16), (32, 32))
-    assert not applies(2, (128, 64), (128, 128))  # half size: detail, not arrangement
-    assert not applies(8, (COPY_WINDOW, 40), (64, 64))  # no room for a window
+    assert pooling(4, (64, 32), (64, 64)) == 1 and pooling(8, (32, 16), (32, 32)) == 1
+    # Half size: seen at quarter size, where its patches rebuild copies (docs/anti_copy).
+    assert pooling(2, (128, 64), (128, 128)) == 2
+    assert pooling(8, (COPY_WINDOW, 40), (64, 64)) == 0  # no room for a window
+    assert pooling(2, (2 * COPY_WINDOW, 80), (128, 128)) == 0  # nor once pooled
     # A whole photo as large as the output: each window is asked for once; left as it was.
-    assert not applies(4, (64, 64), (64, 64))
+    assert pooling(4, (64, 64), (64, 64)) == 0 and pooling(2, (128, 128), (128, 128)) == 0
 
 
-def test_a_run_reports_the_term_on_its_coarse_layout_level_only():
+def test_the_pooled_term_sees_a_copy_at_the_coarser_scale():
+    # A half-size level's exemplar (here one enlarged by 2) is searched pooled back to quarter size.
+    exemplar = image_to_tensor(make_texture(48, seed=3), "cpu")
+    level = torch.nn.functional.interpolate(exemplar, scale_factor=2, mode="nearest")
+    penalty = CopyPenalty(level, torus=False, seed=0, level=0, pool=2)
+    assert len(penalty.theirs) == (48 - COPY_WINDOW + 1) ** 2
+    assert float(penalty(level[:, :, 10:74, 18:82])) > 0.1  # a crop of it: a copy, pooled too
+    noise = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    assert float(penalty(noise)) == 0.0
+
+
+def test_a_run_reports_the_term_on_its_layout_levels_only():
     config = SynthConfig(width=128, height=128, steps=2, backbone="random-multiscale", layers=("relu_k3",),
                          gram_weight=1.0, pyramid_levels=3, layout_steps=3, layout_copy_weight=1.0,
                          device="cpu", preview_every=1)
@@ -68,8 +81,12 @@ def test_a_run_reports_the_term_on_its_coarse_layout_level_only():
     run_synthesis(config, make_texture(96, seed=1),
                   on_step=lambda r: terms_by_level.setdefault(r.level, set()).update(r.losses))
     assert "copy" in terms_by_level[0]  # 32 px: a quarter of the output
-    assert "copy" not in terms_by_level[1] and "patch" in terms_by_level[1]  # 64 px: half
+    assert {"copy", "patch"} <= terms_by_level[1]  # 64 px: half, seen pooled to quarter size
     assert not any(name == "copy" for name in terms_by_level[2])
+    whole: set = set()  # an exemplar as large as the output at half size: no copy term there
+    run_synthesis(config, make_texture(128, seed=1),
+                  on_step=lambda r: whole.update(r.losses) if r.level == 1 else None)
+    assert "patch" in whole and "copy" not in whole
     plain = config.replace(layout_copy_weight=0.0)
     off: set = set()
     run_synthesis(plain, make_texture(128, seed=1), on_step=lambda r: off.update(r.losses))

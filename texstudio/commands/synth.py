@@ -90,7 +90,7 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         "7 px patches relative to the share the canvas keeps; below that the canvas is built "
                         "from repeats of a few patches and copies the exemplar; 0 = every level (default 0.5)")
     parser.add_argument("--layout-copy-weight", type=float, default=None, metavar="WEIGHT",
-                        help="on layout levels a quarter of the output's size and coarser, push windows of the "
+                        help="on the layout levels (the half-size one seen at quarter size), push windows of the "
                         "canvas off places they copy from the exemplar (not off a lattice's repeats); 0 = off "
                         "(default 1)")
     parser.add_argument("--layout-energy", type=float, default=None, metavar="WEIGHT",

@@ -110,8 +110,9 @@ class SynthConfig:
     # cost the held-out patch distance on most repeating photos (docs/bakeoff_energy).
     layout_energy_weight: float = 0.0
     # Weight of the layout levels' copy term (engine/copy_penalty.py): on levels a quarter
-    # of the output's size and coarser, windows of the canvas that match one place of the
-    # exemplar distinctively are pushed off it. 0 = off, as before (so old sidecars replay);
+    # of the output's size and coarser, and on the half-size one pooled to quarter size,
+    # windows of the canvas that match one place of the exemplar distinctively are pushed
+    # off it. 0 = off, as before (so old sidecars replay);
     # the default (presets) is 1. A held-out half of wood panels copied 0.08 to 0.25 of its
     # patches at quarter scale without it, 0 to 0.08 with it (docs/anti_copy).
     layout_copy_weight: float = 0.0

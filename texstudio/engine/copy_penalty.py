@@ -10,6 +10,11 @@ with an exemplar window is above COPY_FLOOR, when that match is distinctive as
 metrics.copy_fraction counts it: (1 - c1) at most COPY_RATIO^2 (1 - c2), c2 being the
 best match that does not overlap it. A lattice's windows match many places alike and are
 left alone, so a regular checkerboard is not pushed off its squares (docs/anti_copy).
+
+The half-size layout level gets the term too, on its canvas and exemplar average-pooled
+to quarter size: that level's patches, sharpened, rebuild copies at quarter scale out of a
+layout that had none (a held-out parquet half: 0 after the quarter-size level, 0.10 after
+the half-size one), in windows its own 11 px ones are too small to see.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ COPY_WINDOW = 11
 # Correlation above which a distinctive match is penalised; the copy metric counts 0.9 and
 # up, and a canvas held just under 0.9 at a coarse level comes back over it once enlarged.
 COPY_FLOOR = 0.8
-# Levels shrinking the output by this or more: quarter size and coarser, where copying
-# shows (docs/coarse_share). Finer levels place detail, not arrangement.
+# The term works at quarter size and coarser, where copying shows (docs/coarse_share): levels
+# shrinking the output by this or more at their own scale, finer ones pooled down to it.
 COPY_MIN_FACTOR = 4
 # Window pairs compared per step, at most: 64 MiB of float32 similarities. A 256 px run's
 # levels compare all of theirs (8.5 million pairs at the 64 px level from a whole 256 px
@@ -45,25 +50,31 @@ def window_count(shape: tuple[int, int]) -> int:
     return max(0, shape[0] - COPY_WINDOW + 1) * max(0, shape[1] - COPY_WINDOW + 1)
 
 
-def applies(factor: int, exemplar_shape: tuple[int, int], canvas_shape: tuple[int, int]) -> bool:
-    """Whether a layout level shrinking by ``factor`` gets the term.
+def pooling(factor: int, exemplar_shape: tuple[int, int], canvas_shape: tuple[int, int]) -> int:
+    """How a layout level shrinking by ``factor`` gets the term: 0 not at all, else the pooling it is seen through.
 
-    Only where the canvas has more windows than the exemplar, so that each of the
-    exemplar's is asked for more than once: that is where runs of them come back together.
-    A tileable canvas's are counted unwrapped, as layout_min_share counts its patches. A
-    whole photo as large as the canvas is left as it was: on the whole checker stone photo
-    the term broke the board's phase in one corner, where without it the board was regular
-    (docs/anti_copy).
+    1 for levels a quarter of the output's size or coarser, 2 for the half-size level
+    (seen at quarter size). Only where the pooled canvas has more windows than the pooled
+    exemplar, so that each of the exemplar's is asked for more than once: that is where
+    runs of them come back together. A tileable canvas's are counted unwrapped, as
+    layout_min_share counts its patches. A whole photo as large as the canvas is left as it
+    was: on the whole checker stone photo the term broke the board's phase in one corner,
+    where without it the board was regular (docs/anti_copy).
     """
-    return factor >= COPY_MIN_FACTOR and min(exemplar_shape) > COPY_WINDOW \
-        and window_count(exemplar_shape) < window_count(canvas_shape)
+    pool = max(1, -(-COPY_MIN_FACTOR // max(1, factor)))
+    exemplar = (exemplar_shape[0] // pool, exemplar_shape[1] // pool)
+    canvas = (canvas_shape[0] // pool, canvas_shape[1] // pool)
+    fits = min(exemplar) > COPY_WINDOW and window_count(exemplar) < window_count(canvas)
+    return pool if fits else 0
 
 
 class CopyPenalty:
     """Mean over the canvas's windows of relu(c1 - COPY_FLOOR) where the best match is distinctive."""
 
-    def __init__(self, exemplar: torch.Tensor, torus: bool, seed: int, level: int) -> None:
+    def __init__(self, exemplar: torch.Tensor, torus: bool, seed: int, level: int, pool: int = 1) -> None:
         self.torus = torus
+        self.pool = pool  # both images average-pooled by this first (pooling())
+        exemplar = F.avg_pool2d(exemplar, pool) if pool > 1 else exemplar
         height, width = exemplar.shape[-2:]
         self.stride = 1
         while ((height - COPY_WINDOW) // self.stride + 1) * ((width - COPY_WINDOW) // self.stride + 1) \
@@ -80,6 +91,7 @@ class CopyPenalty:
         self.generator = torch.Generator().manual_seed(seed * 6151 + 3571 + level)
 
     def __call__(self, canvas: torch.Tensor) -> torch.Tensor:
+        canvas = F.avg_pool2d(canvas, self.pool) if self.pool > 1 else canvas
         # Only the sampled windows are gathered: unfolding all of a 750 px level's would take 800 MB.
         ours, norms = unit_vectors(sample_patches(canvas.float(), COPY_WINDOW, self.keep, self.generator,
                                                   self.torus).t())

@@ -18,7 +18,7 @@ from texstudio.engine.backbones import build_backbone
 from texstudio.engine.cancel import StopToken
 from texstudio.engine.canvas import image_to_tensor, initial_canvas, next_level_canvas, resize_canvas, tensor_to_image
 from texstudio.engine.config import SynthConfig
-from texstudio.engine.copy_penalty import CopyPenalty, applies as copy_penalty_applies
+from texstudio.engine.copy_penalty import CopyPenalty, pooling as copy_pooling
 from texstudio.engine.devices import resolve_device
 from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, is_out_of_memory
 from texstudio.engine.generators import drive
@@ -270,9 +270,8 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
             phases = phases_needed(views[0].shape[:2], (height, width), config.tileable, config.layout_phases)
             views = phase_views(exemplar, factor, phases) if phases > 1 else views
         exemplar_tensor = image_to_tensor(views[0], device)
-        copy_term = None
-        if layout and config.layout_copy_weight and copy_penalty_applies(factor, views[0].shape[:2], (height, width)):
-            copy_term = CopyPenalty(exemplar_tensor, config.tileable, config.seed, level)
+        pool = copy_pooling(factor, views[0].shape[:2], (height, width)) if layout and config.layout_copy_weight else 0
+        copy_term = CopyPenalty(exemplar_tensor, config.tileable, config.seed, level, pool) if pool else None
         objective = (PatchLayoutObjective(exemplar_tensor, config.seed, level, config.tileable,
                                           (height, width), config.layout_energy_weight,
                                           [image_to_tensor(view, device) for view in views[1:]],

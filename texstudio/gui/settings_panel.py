@@ -60,7 +60,7 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
                             "least this share of its 7x7 patches relative to the share the canvas keeps. A small "
                             "exemplar shrunk to a few patches makes the canvas out of repeats of them, and the "
                             "result copies the exemplar; 0 = every level down to 16 px",
-        "layout_copy_weight": "On patch-layout levels a quarter of the output's size and coarser, windows of the "
+        "layout_copy_weight": "On the patch-layout levels (the half-size one seen at quarter size), windows of the "
                               "canvas that copy one place of the exemplar are pushed off it, so a small exemplar "
                               "is rearranged less verbatim; a lattice's repeats match many places and are left "
                               "alone; 0 = off",
