@@ -112,9 +112,9 @@ class SynthConfig:
     # Weight of the layout levels' copy term (engine/copy_penalty.py): on levels a quarter
     # of the output's size and coarser, and on the half-size one pooled to quarter size,
     # windows of the canvas that match one place of the exemplar distinctively are pushed
-    # off it. 0 = off, as before (so old sidecars replay);
-    # the default (presets) is 1. A held-out half of wood panels copied 0.08 to 0.25 of its
-    # patches at quarter scale without it, 0 to 0.08 with it (docs/anti_copy).
+    # off it. 0 = off, as before (so old sidecars replay); the default (presets) is 1. A
+    # held-out half of wood panels copied 0.08 to 0.25 of its patches at quarter scale
+    # without it, 0 to 0.08 with it (docs/anti_copy).
     layout_copy_weight: float = 0.0
     # Decide the layout by the exemplar: when it repeats (engine/periodicity.py), run the
     # "structured" split of these steps instead (5 levels, the coarse ones laid out from
