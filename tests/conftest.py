@@ -31,6 +31,18 @@ def make_texture(size: int = 64, seed: int = 0) -> np.ndarray:
     return np.clip(image, 0, 1).astype(np.float32)
 
 
+def runs_by(config, field: str, values, exemplar: np.ndarray) -> dict:
+    """``field`` set to each of ``values`` in turn: value -> (the run's records, its result)."""
+    from texstudio.engine.synthesis import run_synthesis  # torch only for the tests that run one
+
+    runs = {}
+    for value in values:
+        records = []
+        result = run_synthesis(config.replace(**{field: value}), exemplar, on_step=records.append)
+        runs[value] = (records, result)
+    return runs
+
+
 @pytest.fixture(autouse=True)
 def isolated_user_dirs(tmp_path_factory, monkeypatch):
     """Tests never read or write the real user's settings, weights or models."""

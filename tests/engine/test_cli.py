@@ -84,6 +84,14 @@ def test_layout_steps_reach_the_run_and_its_sidecar(texture_file, tmp_path):
     assert sidecar["iterations"] == 4 + 3 + 2  # 16 px: 4, 32 px: 3, then 64 px: 2
 
 
+def test_edge_margin_reaches_the_run_and_its_sidecar(texture_file, tmp_path):
+    assert main(["synth", str(texture_file), "-o", str(tmp_path / "m.png"), "--steps", "2", "--size", "40",
+                 "--edge-margin", "3", "--device", "cpu", "--quiet"]) == 0
+    sidecar = json.loads((tmp_path / "m.json").read_text())
+    assert sidecar["config"]["edge_margin"] == 3
+    assert Image.open(tmp_path / "m.png").size == (40, 40)
+
+
 def test_a_coarse_layout_level_the_exemplar_is_too_small_for_is_left_out_unless_asked(tmp_path):
     half = tmp_path / "half.png"  # 32x64: at 16 px it keeps 20 patches against the canvas's 100
     Image.fromarray((make_texture(64)[:, :32] * 255).astype(np.uint8)).save(half)
@@ -201,7 +209,7 @@ def test_help_states_the_presets_defaults():
     config = default_config(device="cpu")
     for option, value in (("spectrum constraint", config.spectrum_weight), ("colour-distribution", config.color_weight),
                           ("coarse-to-fine", config.pyramid_levels), ("fresh fine-scale", config.pyramid_noise),
-                          ("lay out cells", config.layout_steps)):
+                          ("lay out cells", config.layout_steps), ("learn PX more pixels", config.edge_margin)):
         help_line = text[text.index(option):]
         assert help_line.split("(default ", 1)[1].startswith(f"{value:g})"), option
 

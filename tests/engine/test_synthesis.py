@@ -11,7 +11,7 @@ from texstudio.engine.errors import ConfigError
 from texstudio.engine.metrics import seam_score
 from texstudio.engine.synthesis import run_synthesis, synthesize
 
-from ..conftest import make_texture
+from ..conftest import make_texture, runs_by
 
 TINY = SynthConfig(width=32, height=32, steps=6, layers=("relu1_1", "relu2_1"), device="cpu", preview_every=2)
 
@@ -233,11 +233,7 @@ def test_pyramid_noise_adds_only_the_band_the_finer_level_owns(torus):
 
 def test_pyramid_noise_leaves_the_first_level_alone_and_changes_the_rest():
     config = TINY.replace(width=64, height=64, steps=8, pyramid_levels=2, preview_every=1)
-    runs = {}
-    for strength in (0.0, 1.0):
-        records = []
-        result = run_synthesis(config.replace(pyramid_noise=strength), make_texture(64), on_step=records.append)
-        runs[strength] = (records, result)
+    runs = runs_by(config, "pyramid_noise", (0.0, 1.0), make_texture(64))
     plain, noisy = runs[0.0][0], runs[1.0][0]
     first = [i for i, r in enumerate(plain) if r.level == 0]
     assert all(np.array_equal(plain[i].preview, noisy[i].preview) for i in first)

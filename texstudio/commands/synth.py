@@ -111,6 +111,10 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history", type=int, default=None, metavar="N",
                         help="L-BFGS history size; memory grows with it (default 20)")
     parser.add_argument("--init", metavar="IMAGE", help="start from this image instead of seeded noise")
+    parser.add_argument("--edge-margin", type=int, default=None, metavar="PX",
+                        help="learn PX more pixels around the output and cut them off, so the thin line of busy "
+                        "pixels the filters leave along an edge is not in the picture; costs some colour "
+                        "and patch accuracy; not for --tileable, which has no edge; 0 = off (default 0)")
     parser.add_argument("--exemplar-size", type=int, default=None, metavar="PX",
                         help="shrink the exemplar so its longer side is at most PX (default: the output's "
                         "longer side; 0 keeps it as it is)")
@@ -171,7 +175,7 @@ def config_from_args(args: argparse.Namespace):
                           ("layout_min_share", "layout_min_share"), ("layout_copy_weight", "layout_copy_weight"),
                           ("layout_energy", "layout_energy_weight"),
                           ("optimizer", "optimizer"), ("history", "lbfgs_history"), ("exemplar_size", "exemplar_size"),
-                          ("lighting", "lighting")):
+                          ("lighting", "lighting"), ("edge_margin", "edge_margin")):
         value = getattr(args, option)
         if value is not None:
             changes[field] = value

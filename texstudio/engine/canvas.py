@@ -76,3 +76,13 @@ def next_level_canvas(canvas: torch.Tensor, height: int, width: int, torus: bool
     noise = torch.randn((1, canvas.shape[1], height, width), generator=generator).to(canvas.device, canvas.dtype)
     coarse_part = _resize(F.adaptive_avg_pool2d(noise, canvas.shape[-2:]), height, width, torus)
     return (up + strength * spread.to(canvas.device, canvas.dtype) * (noise - coarse_part)).clamp(0, 1)
+
+
+def add_margin(canvas: torch.Tensor, margin: int) -> torch.Tensor:
+    """``canvas`` with ``margin`` px more on every side, mirrored from its edge (SynthConfig.edge_margin)."""
+    return F.pad(canvas, (margin,) * 4, mode="reflect") if margin else canvas
+
+
+def without_margin(canvas: torch.Tensor, margin: int) -> torch.Tensor:
+    """The part of a canvas that ``add_margin`` enlarged: the margin cut off."""
+    return canvas[..., margin:canvas.shape[-2] - margin, margin:canvas.shape[-1] - margin] if margin else canvas

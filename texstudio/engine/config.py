@@ -23,6 +23,8 @@ MAX_PYRAMID_NOISE = 4.0
 # layout_phases: at the coarsest level of the structured split's 5 the exemplar is shrunk
 # by 16, and 16 views per axis are every pixel offset there (256 views in all).
 MAX_LAYOUT_PHASES = 16
+# edge_margin: reflect padding needs a margin under the smallest feature level's side (32 px).
+MAX_EDGE_MARGIN = 16
 LOSS_WEIGHTS = ("gram_weight", "gap_weight", "spectrum_weight", "sw_weight", "color_weight", "corr_weight")
 
 
@@ -137,6 +139,13 @@ class SynthConfig:
     init: str = "noise"
     # Canvas on a torus: circular padding everywhere, so the result tiles with no seam.
     tileable: bool = False
+    # Pixels of extra canvas around each feature-loss level of a non-tileable run, started as
+    # a mirror of the canvas's edge and cut off when the level ends: the thin line of busy
+    # pixels that the filters' padding leaves along an edge falls in the margin. 0 = none,
+    # also the default: the statistics cover the margin too, and at 4 or 8 px they cost the
+    # picture some colour and patch distance (docs/edge_margin). Layout levels (patches
+    # have no padding) and tileable runs (no edge) take none.
+    edge_margin: int = 0
     # "auto" picks cuda, then mps, then cpu.
     device: str = "auto"
     # Yield a preview image and Gram matrices every this many steps (0 = only at the end).
@@ -214,6 +223,9 @@ class SynthConfig:
             raise ConfigError(f"preview_every must be 0 or more, got {self.preview_every!r}")
         if not isinstance(self.exemplar_size, int) or self.exemplar_size < 0:
             raise ConfigError(f"exemplar_size must be 0 or more, got {self.exemplar_size!r}")
+        if not isinstance(self.edge_margin, int) or isinstance(self.edge_margin, bool) \
+                or not 0 <= self.edge_margin <= MAX_EDGE_MARGIN:
+            raise ConfigError(f"edge_margin must be 0 to {MAX_EDGE_MARGIN} px, got {self.edge_margin!r}")
 
     def weights_by_layer(self, default_layers: tuple[str, ...]) -> dict[str, float]:
         """Layer name -> weight, falling back to the backbone's default layers."""

@@ -16,7 +16,9 @@ import torch
 from texstudio.engine import acceleration
 from texstudio.engine.backbones import build_backbone
 from texstudio.engine.cancel import StopToken
-from texstudio.engine.canvas import image_to_tensor, initial_canvas, next_level_canvas, resize_canvas, tensor_to_image
+from texstudio.engine.canvas import (
+    add_margin, image_to_tensor, initial_canvas, next_level_canvas, resize_canvas, tensor_to_image, without_margin,
+)
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.copy_penalty import CopyPenalty, pooling as copy_pooling
 from texstudio.engine.devices import resolve_device
@@ -177,6 +179,11 @@ def is_layout_level(config: SynthConfig, level: int, levels: int) -> bool:
     return bool(config.layout_steps) and level < levels - 1
 
 
+def level_margin(config: SynthConfig, layout: bool) -> int:
+    """Pixels of margin a level's canvas gets around it (SynthConfig.edge_margin says why)."""
+    return 0 if layout or config.tileable else config.edge_margin
+
+
 def check_exemplar_shape(exemplar: np.ndarray, original: tuple[int, int], config: SynthConfig) -> None:
     """Refuse an exemplar too small to hold texture, before or after shrinking it to ``exemplar_size``."""
     height, width = original
@@ -265,6 +272,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
     good: tuple[torch.Tensor, int] | None = None
     for level, (height, width, factor, level_steps) in enumerate(plan):
         layout = is_layout_level(config, level, len(plan))
+        margin = level_margin(config, layout)
         views = phase_views(exemplar, factor, 1)
         if layout:
             phases = phases_needed(views[0].shape[:2], (height, width), config.tileable, config.layout_phases)
@@ -276,7 +284,8 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
                                           (height, width), config.layout_energy_weight,
                                           [image_to_tensor(view, device) for view in views[1:]],
                                           config.layout_copy_weight, copy_term) if layout else
-                     TextureObjective(config, backbone, exemplar_tensor, height, width, level, target_backbone))
+                     TextureObjective(config, backbone, exemplar_tensor, height + 2 * margin, width + 2 * margin,
+                                      level, target_backbone))
         if canvas is None:
             canvas = initial_canvas(config, exemplar_tensor, init, device, height, width)
         else:
@@ -284,11 +293,11 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
             canvas = next_level_canvas(canvas.detach(), height, width, config.tileable,
                                        0.0 if layout else config.pyramid_noise,
                                        exemplar_tensor.std(dim=(2, 3), keepdim=True), level_noise)
-        canvas = canvas.detach().requires_grad_(True)
+        canvas = add_margin(canvas.detach(), margin).requires_grad_(True)
         optimizer = layout_optimizer(canvas, level_steps) if layout else make_optimizer(config, canvas)
         yield StepRecord(
             iteration=iteration, total_steps=total_steps, loss=float("nan"), losses={},
-            elapsed=time.perf_counter() - started, preview=tensor_to_image(canvas),
+            elapsed=time.perf_counter() - started, preview=tensor_to_image(without_margin(canvas, margin)),
             grams=objective.canvas_grams(canvas), target_grams=objective.target_gram_arrays(),
             level=level, levels=len(plan), note=choice.note if level == 0 else "",
         )
@@ -317,6 +326,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
             total = float(sum(last_terms.values()))
             if not np.isfinite(total):
                 back, back_iteration = good if good is not None else (before, iteration - 1)
+                back = without_margin(back, margin)
                 result = SynthResult(
                     image=tensor_to_image(resize_canvas(back, config.height, config.width, config.tileable)),
                     config=config, iterations=back_iteration, stopped=True,
@@ -352,7 +362,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
             yield StepRecord(
                 iteration=iteration, total_steps=total_steps, loss=total, losses=last_terms,
                 elapsed=time.perf_counter() - started,
-                preview=tensor_to_image(canvas) if show else None,
+                preview=tensor_to_image(without_margin(canvas, margin)) if show else None,
                 grams=objective.canvas_grams(canvas) if show else None,
                 level=level, levels=len(plan),
             )
@@ -367,6 +377,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
                 else:  # NaN included
                     canvas.copy_(best.canvas)
                     last_terms = best.terms
+        canvas = without_margin(canvas.detach(), margin)
         if stopped:
             break
     if canvas.shape[-2:] != (config.height, config.width):

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from texstudio.engine.config import LIGHTINGS, MAX_SIDE, OPTIMIZERS, POOLINGS, SynthConfig, with_hand_layout
+from texstudio.engine.config import LIGHTINGS, MAX_EDGE_MARGIN, MAX_SIDE, OPTIMIZERS, POOLINGS, SynthConfig, with_hand_layout
 from texstudio.engine.devices import DEVICE_CHOICES, resolve_device
 from texstudio.engine.errors import TexstudioError
 from texstudio.engine.models import list_models
@@ -36,7 +36,9 @@ LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)"
           "layout_min_share": "Patch layout: least patch share kept",
           "layout_energy_weight": "Layout: strand direction", "layout_copy_weight": "Layout: copy penalty",
           "exemplar_size": "Exemplar max side (px, 0 = as is)", "auto_layout": "Lay out repeating exemplars",
-          "lighting": "Exemplar's lighting"}
+          "lighting": "Exemplar's lighting", "edge_margin": "Edge margin (px, cut off)"}
+# Whole-number fields with a range of their own (others run from 0 up).
+INT_RANGES = {"edge_margin": (0, MAX_EDGE_MARGIN)}
 # Text fields that take one of a few values: a drop-down, not free text.
 CHOICES = {"lighting": LIGHTINGS}
 TIPS = {"corr_weight": "Gram matrices between features and their copies shifted by 1/16, 1/8 and 1/4 of the "
@@ -45,6 +47,10 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
         "pyramid_noise": "Fresh fine-scale noise added each time a pyramid level is enlarged, in units of the "
                          "exemplar's spread; 0 = plain enlarging (it leaves rings on fine textures)",
         "exemplar_size": "The exemplar is shrunk so its longer side is at most this",
+        "edge_margin": "Pixels of canvas learned around the picture and cut off at the end: the network's "
+                       "filters leave a thin line of busy pixels along an edge, and it falls in the margin. "
+                       "It costs the picture a little colour and patch accuracy. A seamless tile has no edge "
+                       "and takes none; 0 = off",
         "layout_steps": "Steps per pyramid level below full size that match the exemplar's raw 7x7 pixel "
                         "patches instead of the network's features: lays out cells, checks and rows the "
                         "features lose. The full-size level then gets all the steps. Needs 2 or more "
@@ -258,7 +264,7 @@ class SettingsPanel(QScrollArea):
             box = QCheckBox()
             box.toggled.connect(lambda v: self._commit(**{name: bool(v)}))
         elif isinstance(default, int):
-            box = _spin(0, MAX_SEED)
+            box = _spin(*INT_RANGES.get(name, (0, MAX_SEED)))
             box.valueChanged.connect(lambda v: self._commit(**{name: int(v)}))
         elif isinstance(default, float):
             box = _double(0.0, 1e6, 4, 0.1)
