@@ -39,9 +39,9 @@ def test_edge_margin_leaves_tiles_and_layout_levels_alone():
     exemplar = make_texture(48)
     tile = TINY.replace(tileable=True)
     assert np.array_equal(run_synthesis(tile, exemplar).image, run_synthesis(tile.replace(edge_margin=4), exemplar).image)
-    assert level_margin(TINY.replace(edge_margin=4), layout=True) == 0
-    assert level_margin(tile.replace(edge_margin=4), layout=False) == 0
-    assert level_margin(TINY.replace(edge_margin=4), layout=False) == 4
+    assert level_margin(TINY.replace(edge_margin=4), layout=True, side=32) == 0
+    assert level_margin(tile.replace(edge_margin=4), layout=False, side=32) == 0
+    assert level_margin(TINY.replace(edge_margin=4), layout=False, side=32) == 4
     # A laid-out run: its patch level (32 px) is the same with and without a margin; the feature level is not.
     laid_out = TINY.replace(width=64, height=64, steps=3, pyramid_levels=2, layout_steps=3, preview_every=1)
     runs = runs_by(laid_out, "edge_margin", (0, 4), make_texture(64))
@@ -57,6 +57,12 @@ def test_a_run_with_an_edge_margin_stopped_midway_returns_the_size_asked_for():
     result = run_synthesis(TINY.replace(steps=20, edge_margin=6), make_texture(48), stop=stop,
                            on_step=lambda r: stop.set() if r.iteration == 2 else None)
     assert result.stopped and result.iterations == 2 and result.image.shape == (32, 32, 3)
+
+
+def test_a_canvas_narrower_than_its_margin_takes_what_fits():
+    assert level_margin(TINY.replace(edge_margin=16), layout=False, side=8) == 7
+    result = run_synthesis(TINY.replace(width=8, height=8, steps=2, edge_margin=16), make_texture(48))
+    assert result.image.shape == (8, 8, 3) and result.iterations == 2
 
 
 @pytest.mark.parametrize("bad", [-1, 17, 2.5, True, "4"])

@@ -23,7 +23,7 @@ MAX_PYRAMID_NOISE = 4.0
 # layout_phases: at the coarsest level of the structured split's 5 the exemplar is shrunk
 # by 16, and 16 views per axis are every pixel offset there (256 views in all).
 MAX_LAYOUT_PHASES = 16
-# edge_margin: reflect padding needs a margin under the smallest feature level's side (32 px).
+# edge_margin: a mirrored margin wider than this buys nothing (the line it removes is 1 to 3 px).
 MAX_EDGE_MARGIN = 16
 LOSS_WEIGHTS = ("gram_weight", "gap_weight", "spectrum_weight", "sw_weight", "color_weight", "corr_weight")
 

@@ -179,9 +179,11 @@ def is_layout_level(config: SynthConfig, level: int, levels: int) -> bool:
     return bool(config.layout_steps) and level < levels - 1
 
 
-def level_margin(config: SynthConfig, layout: bool) -> int:
-    """Pixels of margin a level's canvas gets around it (SynthConfig.edge_margin says why)."""
-    return 0 if layout or config.tileable else config.edge_margin
+def level_margin(config: SynthConfig, layout: bool, side: int) -> int:
+    """Pixels of margin a level's canvas, ``side`` px on its shorter side, gets around it
+    (SynthConfig.edge_margin says why). A mirror reaches at most one pixel short of the
+    far edge, so an 8 px canvas takes 7 px at most."""
+    return 0 if layout or config.tileable else min(config.edge_margin, side - 1)
 
 
 def check_exemplar_shape(exemplar: np.ndarray, original: tuple[int, int], config: SynthConfig) -> None:
@@ -272,7 +274,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
     good: tuple[torch.Tensor, int] | None = None
     for level, (height, width, factor, level_steps) in enumerate(plan):
         layout = is_layout_level(config, level, len(plan))
-        margin = level_margin(config, layout)
+        margin = level_margin(config, layout, min(height, width))
         views = phase_views(exemplar, factor, 1)
         if layout:
             phases = phases_needed(views[0].shape[:2], (height, width), config.tileable, config.layout_phases)
