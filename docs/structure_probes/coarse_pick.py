@@ -1,12 +1,13 @@
 """Probe, not shipped: how regular the coarsest layout level comes out, seed by seed.
 
-    .venv/bin/python docs/structure_probes/coarse_pick.py PHOTO OUT.png 0,1,2,3,4,5
+    .venv/bin/python docs/structure_probes/coarse_pick.py PHOTO OUT.png 0,1,2,3,4,5 [K]
 
 Runs the default on PHOTO's left half (shrunk to 256 px as the CLI does) up to the end of
 its first pyramid level, for each seed, and prints that canvas's periodicity
 (engine/periodicity.py; the exemplar's first) and its spectrum distance to the exemplar
 shrunk alike. OUT.png: the canvases enlarged to 256 px, side by side. If one seed's
-coarse layout had no faults, a run could try a few and keep the best.
+coarse layout had no faults, a run could try a few and keep the best. K multiplies that
+level's layout steps (default 1): a longer anneal might let its regions grow into one.
 """
 
 from __future__ import annotations
@@ -29,6 +30,17 @@ from texstudio.engine.periodicity import periodicity  # noqa: E402
 
 def main() -> None:
     photo_path, out, seeds = sys.argv[1], sys.argv[2], [int(s) for s in sys.argv[3].split(",")]
+    times = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    plain_plan = synthesis.pyramid_plan
+
+    def longer_first_level(config, shape=None):
+        levels = plain_plan(config, shape)
+        if config.layout_steps and len(levels) > 1:
+            height, width, factor, steps = levels[0]
+            levels = [(height, width, factor, steps * times)] + levels[1:]
+        return levels
+
+    synthesis.pyramid_plan = longer_first_level
     photo = load_image(photo_path)
     exemplar = resize_longest_side(photo[:, :photo.shape[1] // 2], 256)
     print("exemplar periodicity", round(periodicity(exemplar), 3))
