@@ -23,18 +23,21 @@ PAD = 3
 plain = layout.sample_patches
 
 
+def reflected_call(call, canvas):
+    """``call(canvas)`` with the layout's canvas patches taken from ``canvas`` reflect-padded by PAD."""
+    padded = F.pad(canvas, (PAD,) * 4, mode="reflect")
+    layout.sample_patches = lambda image, *a, **k: plain(padded if image is canvas else image, *a, **k)
+    try:
+        return call(canvas)
+    finally:
+        layout.sample_patches = plain
+
+
 class ReflectedPatches(layout.PatchLayoutObjective):
     def __call__(self, canvas):
-        if not self.torus:
-            padded = F.pad(canvas, (PAD,) * 4, mode="reflect")
-            layout.sample_patches = lambda image, *a, **k: plain(padded if image is canvas else image, *a, **k)
-        try:
-            return super().__call__(canvas)
-        finally:
-            layout.sample_patches = plain
+        return super().__call__(canvas) if self.torus else reflected_call(super().__call__, canvas)
 
-
-synthesis.PatchLayoutObjective = ReflectedPatches
 
 if __name__ == "__main__":
+    synthesis.PatchLayoutObjective = ReflectedPatches
     run(sys.argv[1:])

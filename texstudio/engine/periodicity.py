@@ -37,12 +37,12 @@ MAX_LAG_FRACTION = 0.45
 REPEATING = 0.35
 
 
-def periodicity(image: np.ndarray) -> float:
-    """How strongly the texture repeats: the autocorrelation's highest peak beyond its central lobe.
+def autocorrelation(image: np.ndarray) -> tuple[np.ndarray, float, int] | None:
+    """The detrended grey autocorrelation of ``image`` at MEASURE_SIDE px, lag 0 at the centre and 1 there;
+    the radius where its central lobe ends; and the furthest lag trusted, in pixels of that size.
 
-    ``image`` is (H, W, 3) in [0, 1]. 1 is a perfect repeat, 0 none. The central lobe ends where
-    the radially averaged autocorrelation first falls to zero; an image whose lobe never ends
-    (one smooth blob, or a constant) scores 0.
+    ``image`` is (H, W, 3) in [0, 1]. None for a flat image or one whose lobe never ends
+    (one smooth blob, or a constant).
     """
     grey = resize_longest_side(image, MEASURE_SIDE).mean(axis=2)
     # The FFT sees the image as a tile: a photo's opposite edges rarely match, and the jump
@@ -56,18 +56,35 @@ def periodicity(image: np.ndarray) -> float:
     spectrum *= 1.0 - np.exp(-2.0 * (np.pi * sigma) ** 2 * (fx ** 2 + fy ** 2))  # removes the mean too
     power = np.abs(spectrum) ** 2
     if power.sum() <= 1e-12 * height * width:
-        return 0.0
+        return None
     # Circular autocorrelation (Wiener-Khinchin), 1 at lag 0, lag 0 moved to the centre.
     correlation = np.fft.fftshift(np.fft.ifft2(power).real)
     correlation /= correlation[height // 2, width // 2]
-    yy, xx = np.mgrid[:height, :width]
-    radius = np.hypot(yy - height // 2, xx - width // 2)
-    rings = radius.astype(int)
+    rings = lag_radius(correlation.shape).astype(int)
     profile = np.bincount(rings.ravel(), correlation.ravel()) / np.bincount(rings.ravel())
     reach = int(min(height, width) * MAX_LAG_FRACTION)
     below = np.flatnonzero(profile[:reach] <= 0.0)
     if below.size == 0:
-        return 0.0
-    beyond = (radius > below[0]) & (radius < reach)
-    return float(max(0.0, correlation[beyond].max())) if beyond.any() else 0.0
+        return None
+    return correlation, float(below[0]), reach
 
+
+def lag_radius(shape: tuple[int, int]) -> np.ndarray:
+    """Each position's distance from the centre of an array of ``shape``, where lag 0 sits after fftshift."""
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    return np.hypot(yy - shape[0] // 2, xx - shape[1] // 2)
+
+
+def periodicity(image: np.ndarray) -> float:
+    """How strongly the texture repeats: the autocorrelation's highest peak beyond its central lobe.
+
+    ``image`` is (H, W, 3) in [0, 1]. 1 is a perfect repeat, 0 none; an image whose
+    central lobe never ends (one smooth blob, or a constant) scores 0.
+    """
+    measured = autocorrelation(image)
+    if measured is None:
+        return 0.0
+    correlation, lobe, reach = measured
+    radius = lag_radius(correlation.shape)
+    beyond = (radius > lobe) & (radius < reach)
+    return float(max(0.0, correlation[beyond].max())) if beyond.any() else 0.0
