@@ -77,10 +77,10 @@ def test_layout_steps_reach_the_run_and_its_sidecar(texture_file, tmp_path):
     assert sidecar["iterations"] == 5  # 3 layout steps at 32 px, then the 2 feature steps at 64 px
     assert main(["synth", str(texture_file), "-o", str(tmp_path / "c.png"), "--steps", "2", "--size", "64",
                  "--pyramid", "3", "--layout-steps", "3", "--coarse-layout-steps", "4", "--layout-phases", "2",
-                 "--device", "cpu", "--quiet"]) == 0
+                 "--layout-grow-steps", "2", "--device", "cpu", "--quiet"]) == 0
     sidecar = json.loads((tmp_path / "c.json").read_text())
     assert sidecar["config"]["coarse_layout_steps"] == 4 and sidecar["config"]["auto_layout"] is False
-    assert sidecar["config"]["layout_phases"] == 2
+    assert sidecar["config"]["layout_phases"] == 2 and sidecar["config"]["layout_grow_steps"] == 2
     assert sidecar["iterations"] == 4 + 3 + 2  # 16 px: 4, 32 px: 3, then 64 px: 2
 
 
@@ -209,7 +209,8 @@ def test_help_states_the_presets_defaults():
     config = default_config(device="cpu")
     for option, value in (("spectrum constraint", config.spectrum_weight), ("colour-distribution", config.color_weight),
                           ("coarse-to-fine", config.pyramid_levels), ("fresh fine-scale", config.pyramid_noise),
-                          ("lay out cells", config.layout_steps), ("learn PX more pixels", config.edge_margin)):
+                          ("lay out cells", config.layout_steps), ("learn PX more pixels", config.edge_margin),
+                          ("grow the first layout level", config.layout_grow_steps)):
         help_line = text[text.index(option):]
         assert help_line.split("(default ", 1)[1].startswith(f"{value:g})"), option
 

@@ -81,6 +81,10 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         help="layout steps on each level below the finest laid-out one; 0 = as --layout-steps "
                         "(default 0); 3 times --layout-steps keeps tiles and joints cleaner but copies more of a "
                         "small exemplar")
+    parser.add_argument("--layout-grow-steps", type=int, default=None, metavar="N",
+                        help="grow the first layout level from a small square in its middle outwards, N layout "
+                        "steps per ring, so a lattice forms in one piece with fewer faults; 0 = start from noise "
+                        "everywhere (default 60)")
     parser.add_argument("--layout-phases", type=int, default=None, metavar="K",
                         help="layout levels take patches from K x K views of the shrunk exemplar, each started "
                         "a pixel or more further in, so a small exemplar is copied less; 1 = the one plain "
@@ -171,7 +175,8 @@ def config_from_args(args: argparse.Namespace):
     for option, field in (("steps", "steps"), ("pooling", "pooling"), ("spectrum", "spectrum_weight"),
                           ("color", "color_weight"), ("pyramid", "pyramid_levels"), ("pyramid_noise", "pyramid_noise"),
                           ("sw_directions", "sw_directions"), ("layout_steps", "layout_steps"),
-                          ("coarse_layout_steps", "coarse_layout_steps"), ("layout_phases", "layout_phases"),
+                          ("coarse_layout_steps", "coarse_layout_steps"), ("layout_grow_steps", "layout_grow_steps"),
+                          ("layout_phases", "layout_phases"),
                           ("layout_min_share", "layout_min_share"), ("layout_copy_weight", "layout_copy_weight"),
                           ("layout_energy", "layout_energy_weight"),
                           ("optimizer", "optimizer"), ("history", "lbfgs_history"), ("exemplar_size", "exemplar_size"),

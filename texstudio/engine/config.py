@@ -93,6 +93,11 @@ class SynthConfig:
     # bricks' columns out cleaner, but copy more of a small exemplar (docs/coarse_layout),
     # so the structured split does not set it (it keeps one set by hand).
     coarse_layout_steps: int = 0
+    # Grow the first layout level's canvas from a small square in its middle, ring by ring,
+    # this many layout steps per ring (at most half the level's own; engine/growth.py),
+    # before its own layout steps; 0 = start from noise everywhere (as before, so old
+    # sidecars replay). Not on a torus.
+    layout_grow_steps: int = 0
     # Views of the exemplar per axis that a layout level shrinking it by 2, 4, 8 or 16 takes
     # patches from, each started a few pixels further in (layout.phase_views): 1 = the one
     # plain shrink, as before (so old sidecars replay); the default (presets) is 4. More
@@ -196,6 +201,8 @@ class SynthConfig:
             raise ConfigError(f"pyramid_noise must be 0 to {MAX_PYRAMID_NOISE:g}, got {self.pyramid_noise!r}")
         if not isinstance(self.layout_steps, int) or not 0 <= self.layout_steps <= 5000:
             raise ConfigError(f"layout_steps must be 0 to 5000, got {self.layout_steps!r}")
+        if not isinstance(self.layout_grow_steps, int) or not 0 <= self.layout_grow_steps <= 5000:
+            raise ConfigError(f"layout_grow_steps must be 0 to 5000, got {self.layout_grow_steps!r}")
         if not isinstance(self.coarse_layout_steps, int) or not 0 <= self.coarse_layout_steps <= 15000:
             raise ConfigError(f"coarse_layout_steps must be 0 to 15000, got {self.coarse_layout_steps!r}")
         if not isinstance(self.layout_phases, int) or isinstance(self.layout_phases, bool) \

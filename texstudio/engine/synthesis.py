@@ -24,6 +24,7 @@ from texstudio.engine.copy_penalty import CopyPenalty, pooling as copy_pooling
 from texstudio.engine.devices import resolve_device
 from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, is_out_of_memory
 from texstudio.engine.generators import drive
+from texstudio.engine.growth import GROW_SEED_OFFSET, grow_canvas
 from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, resize_longest_side
 from texstudio.engine.layout import (
     MIN_LAYOUT_EXEMPLAR_SIDE, MIN_LAYOUT_SIDE, PatchLayoutObjective, choose_layout, layout_optimizer, phase_views,
@@ -290,6 +291,12 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
                                       level, target_backbone))
         if canvas is None:
             canvas = initial_canvas(config, exemplar_tensor, init, device, height, width)
+            if layout and config.layout_grow_steps and init is None and config.init == "noise" and not config.tileable:
+                # Its own objective and stream (no copy term): the level's own starts where it would.
+                grower = PatchLayoutObjective(exemplar_tensor, config.seed + GROW_SEED_OFFSET, level, False)
+                # At most half the level's own steps a ring, so a short run (--steps 2) stays short.
+                canvas = grow_canvas(canvas, grower.loss_and_grad, min(config.layout_grow_steps, level_steps // 2),
+                                     stop.is_set if stop is not None else lambda: False)
         else:
             # Detail noise is for the feature losses; the layout levels only grow the shapes.
             canvas = next_level_canvas(canvas.detach(), height, width, config.tileable,

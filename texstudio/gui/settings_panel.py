@@ -32,6 +32,7 @@ LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)"
           "sw_directions": "SW directions (0 = auto)", "pyramid_levels": "Pyramid levels",
           "pyramid_noise": "Pyramid detail noise", "layout_steps": "Patch layout steps (0 = off)",
           "coarse_layout_steps": "Patch layout steps, coarser levels (0 = same)",
+          "layout_grow_steps": "Patch layout: grow steps per ring (0 = off)",
           "layout_phases": "Patch layout: exemplar views per axis",
           "layout_min_share": "Patch layout: least patch share kept",
           "layout_energy_weight": "Layout: strand direction", "layout_copy_weight": "Layout: copy penalty",
@@ -59,6 +60,10 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
                                "same as Patch layout steps. Those levels are small, so steps there cost "
                                "little: three times as many settle each tile on one grain and straighten "
                                "joints, but copy more of a small exemplar",
+        "layout_grow_steps": "The coarsest patch-layout level is grown from a small square in its middle, ring "
+                             "by ring outwards, this many steps per ring, so a lattice of bricks or tiles forms "
+                             "in one piece instead of in many that meet in faults; 0 = from noise everywhere. "
+                             "Not for seamless tiles",
         "layout_phases": "The patch-layout levels shrink the exemplar; this many views per axis, each "
                          "shrunk from a start a few pixels further in, give them more distinct patches to draw "
                          "from, so a small exemplar is copied less; 1 = the one plain shrink",
