@@ -9,7 +9,8 @@ bench/levels.py (same arguments) with the pyramid plan of a laid-out run given o
 level: FINE_STEPS patch-layout steps on the full-size canvas before its feature steps
 (``steps`` in --set; 0 leaves the layout's canvas as the result). FINE_REFLECT=1 takes that
 level's canvas patches from the canvas reflect-padded by 3 px (reflect_probe.py), so its edge pixels are in
-as many patches as inner ones.
+as many patches as inner ones; FINE_REFLECT=all does that on every layout level (with
+FINE_STEPS=0, the reflect probe of README.md on the bake-off's halves).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from reflect_probe import reflected_call  # noqa: E402
 from texstudio.engine import layout, synthesis  # noqa: E402
 
 FINE_STEPS = int(os.environ.get("FINE_STEPS", "120"))
-REFLECT = os.environ.get("FINE_REFLECT", "0") == "1"
+REFLECT = os.environ.get("FINE_REFLECT", "0")
 planned = synthesis.pyramid_plan
 
 
@@ -46,7 +47,7 @@ class FullSizeReflected(layout.PatchLayoutObjective):
 
     def __init__(self, exemplar, seed, level, torus, canvas_shape=None, *args, **kwargs):
         super().__init__(exemplar, seed, level, torus, canvas_shape, *args, **kwargs)
-        self.padded_level = REFLECT and not torus and canvas_shape == FullSizeReflected.full_shape
+        self.padded_level = not torus and (REFLECT == "all" or (REFLECT == "1" and canvas_shape == self.full_shape))
 
     def __call__(self, canvas):
         return reflected_call(super().__call__, canvas) if self.padded_level else super().__call__(canvas)
