@@ -83,7 +83,7 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         "small exemplar")
     parser.add_argument("--layout-grow-steps", type=int, default=None, metavar="N",
                         help="grow the first layout level from a small square in its middle outwards, N layout "
-                        "steps per ring, so a lattice forms in one piece with fewer faults; 0 = start from noise "
+                        "steps per ring, so a lattice grows from one place, with fewer faults; 0 = start from noise "
                         "everywhere (default 60)")
     parser.add_argument("--layout-phases", type=int, default=None, metavar="K",
                         help="layout levels take patches from K x K views of the shrunk exemplar, each started "

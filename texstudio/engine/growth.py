@@ -3,8 +3,9 @@
 A patch-distribution layout started from noise everywhere grows its lattice in many places
 at once, and where those places meet, rows end and start again half a brick up: faults,
 like the grain boundaries of a crystal (docs/structure_probes). No local term removes them.
-Growing removes most of them where they form: a small square in the middle is laid out
-first, on its own, and holds one grain. Then ring after ring is added around it, each
+Growing leaves fewer of them (docs/grow_layout: the red bricks' first canvas scores a
+periodicity of 0.68-0.77 against 0.50-0.54, and fewer faults show, not none): a small
+square in the middle is laid out first, on its own, and holds one grain. Then ring after ring is added around it, each
 learned with everything inside held fixed; a ring is narrow, so its patches lie mostly
 over canvas already made, and they carry its rows and columns on instead of starting their
 own. The whole level then runs its own steps from the grown canvas as usual.

@@ -61,8 +61,8 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
                                "little: three times as many settle each tile on one grain and straighten "
                                "joints, but copy more of a small exemplar",
         "layout_grow_steps": "The coarsest patch-layout level is grown from a small square in its middle, ring "
-                             "by ring outwards, this many steps per ring, so a lattice of bricks or tiles forms "
-                             "in one piece instead of in many that meet in faults; 0 = from noise everywhere. "
+                             "by ring outwards, this many steps per ring, so a lattice of bricks or tiles grows "
+                             "from one place, with fewer faults where rows meet; 0 = from noise everywhere. "
                              "Not for seamless tiles",
         "layout_phases": "The patch-layout levels shrink the exemplar; this many views per axis, each "
                          "shrunk from a start a few pixels further in, give them more distinct patches to draw "
