@@ -89,7 +89,8 @@ def test_a_grown_first_layout_holds_a_lattice_more_regular_than_one_from_noise_e
     bricks = running_bond()
     grown = [first_level_periodicity(bricks, 60, seed) for seed in range(3)]
     plain = [first_level_periodicity(bricks, 0, seed) for seed in range(3)]
-    assert np.mean(grown) > np.mean(plain) + 0.05, (grown, plain)
+    # Measured 0.918-0.941 grown, 0.838-0.893 from noise; half that gap is the bar.
+    assert np.mean(grown) > np.mean(plain) + 0.03, (grown, plain)
 
 
 def first_canvas(config: SynthConfig, exemplar: np.ndarray, init: np.ndarray | None = None) -> np.ndarray:
