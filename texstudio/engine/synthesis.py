@@ -253,7 +253,8 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
     shrunk = resize_longest_side(exemplar, config.exemplar_size)
     check_exemplar_shape(shrunk, exemplar.shape[:2], config)
     exemplar, config = prepare_exemplar(shrunk, config)
-    choice = choose_layout(config, exemplar, from_noise=init is None and config.init == "noise",
+    from_noise = init is None and config.init == "noise"
+    choice = choose_layout(config, exemplar, from_noise=from_noise,
                            planned_levels=lambda split: len(pyramid_plan(split, exemplar.shape[:2])))
     config = choice.config
     backbone = build_backbone(config.backbone, config.pooling, config.tileable, config.seed).to(device)
@@ -291,7 +292,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
                                       level, target_backbone))
         if canvas is None:
             canvas = initial_canvas(config, exemplar_tensor, init, device, height, width)
-            if layout and config.layout_grow_steps and init is None and config.init == "noise" and not config.tileable:
+            if layout and config.layout_grow_steps and from_noise and not config.tileable:
                 # Its own objective and stream (no copy term): the level's own starts where it would.
                 grower = PatchLayoutObjective(exemplar_tensor, config.seed + GROW_SEED_OFFSET, level, False)
                 # At most half the level's own steps a ring, so a short run (--steps 2) stays short.
