@@ -114,6 +114,7 @@ def test_a_repeating_exemplar_is_laid_out_by_default_and_says_so(tmp_path):
     done = run_cli(*base, "-o", tmp_path / "auto.png")
     assert done.returncode == 0, done.stderr
     assert "the exemplar repeats (periodicity" in done.stderr and "--no-auto-layout" in done.stderr
+    assert "growing the layout from the middle, step 1 of" in done.stderr  # the first level is grown, and says so
     sidecar = json.loads((tmp_path / "auto.json").read_text())
     assert sidecar["periodicity"] >= 0.4
     assert (sidecar["config"]["pyramid_levels"], sidecar["config"]["layout_steps"]) == (5, 6)

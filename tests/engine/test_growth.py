@@ -10,7 +10,7 @@ from texstudio.engine.cancel import StopToken
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.errors import ConfigError
 from texstudio.engine.generators import drive
-from texstudio.engine.growth import GROW_RINGS, grow_canvas, growth_regions
+from texstudio.engine.growth import GROW_RINGS, SEED_STEP_FACTOR, grow_canvas, growth_regions, growth_steps
 from texstudio.engine.periodicity import periodicity
 from texstudio.engine.synthesis import run_synthesis, synthesize
 
@@ -53,21 +53,28 @@ def push_up(canvas: torch.Tensor) -> None:
 
 def test_each_ring_is_learned_with_what_is_inside_it_held_and_a_stop_ends_the_growing():
     noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 0.5
+    seed_steps = 4 * SEED_STEP_FACTOR
     calls = []
 
     def after_seed() -> bool:
         calls.append(None)
-        return len(calls) > 1  # the seed square runs, then the stop is seen before the first ring
+        return len(calls) > seed_steps  # the seed square runs, then the stop is seen before the first ring
 
-    seed_only = grow_canvas(noise, push_up, 4, after_seed)
+    steps = []
+    seed_only = drive(grow_canvas(noise, push_up, 4, after_seed), steps.append)
+    assert [step.done for step in steps] == list(range(1, seed_steps + 1))
     top, left, bottom, right = growth_regions(32, 32)[0]
     inside = torch.zeros(1, 3, 32, 32, dtype=torch.bool)
     inside[..., top:bottom, left:right] = True
     assert torch.equal(seed_only[~inside], noise[~inside])  # no ring reached them
     assert (seed_only[inside] > noise[inside]).all()
-    grown = grow_canvas(noise, push_up, 4)
+    steps.clear()
+    grown = drive(grow_canvas(noise, push_up, 4), steps.append)
     assert torch.equal(grown[inside], seed_only[inside])  # held while the rings were learned
     assert (grown > noise).all()  # every pixel was in some ring
+    # Every step is reported, counting to the total it announces.
+    assert [step.done for step in steps] == list(range(1, growth_steps(32, 32, 4) + 1))
+    assert {step.total for step in steps} == {growth_steps(32, 32, 4)} and steps[-1].canvas is grown
 
 
 def first_level_periodicity(exemplar: np.ndarray, grow_steps: int, seed: int) -> float:
@@ -97,7 +104,7 @@ def first_canvas(config: SynthConfig, exemplar: np.ndarray, init: np.ndarray | N
     """The canvas the first level's steps start from: the run's first record's preview."""
     records = []
     run_synthesis(config, exemplar, init=init, on_step=records.append)
-    return records[0].preview
+    return next(record for record in records if not record.stage).preview
 
 
 def test_growth_starts_a_laid_out_run_from_noise_only():
@@ -130,3 +137,30 @@ def test_the_default_grows_a_repeating_exemplars_first_layout_level():
     grown = first_canvas(config, bricks)
     plain = first_canvas(config.replace(layout_grow_steps=0), bricks)
     assert grown.shape == plain.shape and np.abs(grown - plain).mean() > 0.01
+
+
+def test_a_grown_run_reports_its_growing_and_a_stop_while_growing_is_honoured_at_once():
+    config = CONFIG.replace(layout_grow_steps=2, preview_every=3)
+    exemplar = make_texture(64, seed=2)
+    records = []
+    run_synthesis(config, exemplar, on_step=records.append)
+    growing = [record for record in records if record.stage]
+    total = growth_steps(32, 32, 2)
+    # Before the level's own start record, one per step, counted in the stage line and not in the run's steps.
+    assert records[:total] == growing and not records[total].stage and math.isnan(records[total].loss)
+    assert [record.stage for record in growing] == [
+        f"growing the layout from the middle, step {done} of {total}" for done in range(1, total + 1)]
+    assert {record.iteration for record in growing} == {0} and not any(record.losses for record in growing)
+    # Every preview_every-th step and the last show the canvas growing: the last is the level's start.
+    shown = [done for done, record in enumerate(growing, 1) if record.preview is not None]
+    assert shown == [*range(3, total, 3), total]
+    assert np.array_equal(growing[-1].preview, records[total].preview)
+    stop, seen = StopToken(), []
+
+    def stop_at_the_fifth(record) -> None:
+        seen.append(record)
+        if len(seen) == 5:
+            stop.set()
+
+    result = drive(synthesize(config, exemplar, stop), stop_at_the_fifth)
+    assert result.stopped and result.iterations == 0 and len([record for record in seen if record.stage]) == 5

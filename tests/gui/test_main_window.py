@@ -106,9 +106,21 @@ def test_a_repeating_exemplar_is_laid_out_and_the_status_bar_says_so(qtbot, wind
     Image.fromarray((bricks(64) * 255).astype(np.uint8)).save(path)
     assert window.open_exemplar(path)
     window.model.set_config(TINY.replace(width=64, height=64, steps=9, pyramid_levels=3, auto_layout=True,
-                                         preview_every=0))
+                                         preview_every=0, layout_grow_steps=3))
+    states = []
+
+    def read_status() -> None:
+        window._update_status()  # unthrottled: every record's line, not one per 200 ms
+        states.append((window.status_labels["state"].text(), window.model.progress.rate))
+
+    window.model.progress_changed.connect(read_status)
     with qtbot.waitSignal(window.controller.run_finished, timeout=WAIT):
         window.start_action.trigger()
+    window.model.progress_changed.disconnect(read_status)
+    # The first level is grown first, and the status bar says so; no step rate is made up from it.
+    growing = [(text, rate) for text, rate in states if "growing the layout from the middle" in text]
+    assert growing and growing[0][0].startswith("running · growing the layout from the middle, step 1 of")
+    assert all(rate is None for _, rate in growing) and "growing" not in window.status_labels["state"].text()
     # The split asks for 5 levels; a 64 px canvas keeps 3 (none under 16 px), and the note says what runs.
     assert window.notice.startswith("The exemplar repeats (periodicity") and "3 pyramid levels" in window.notice
     result = window.model.result

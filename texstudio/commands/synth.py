@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from texstudio.engine.config import LIGHTINGS
 
 NAME = "synth"
+# A stage reports every step, hundreds a second at 32 px: its line is redrawn at most this often (s).
+STAGE_REFRESH = 0.2
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -224,17 +227,25 @@ def run(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         progress = tqdm(total=config.steps, unit="step", desc="synth", file=sys.stderr, dynamic_ncols=True)
+    shown = [0.0]  # when a stage's line was last redrawn
+
     def show(record) -> None:
         if progress is None:
             return
         progress.total = record.total_steps  # layout steps come on top of --steps
-        if record.iteration > progress.n:
+        if record.stage:  # e.g. growing the first layout: no step of the run yet, but it is working
+            progress.set_postfix_str(record.stage, refresh=False)
+            if time.monotonic() - shown[0] >= STAGE_REFRESH:
+                shown[0] = time.monotonic()
+                progress.refresh()
+        elif record.iteration > progress.n:
             # Pyramid levels start with a record of the same iteration: count steps, not records.
             progress.update(record.iteration - progress.n)
             progress.set_postfix_str(f"level {record.level + 1}/{record.levels}, loss {record.loss:.4g}",
                                      refresh=False)
 
     try:
+        show(first)  # a grown run's first record already reports its growing
         result = drive(steps, show).result
     finally:
         if progress is not None:

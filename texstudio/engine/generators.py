@@ -21,3 +21,17 @@ def drive(steps: Generator[object, None, Result], on_item: Callable[[object], No
             return finished.value
         if on_item is not None:
             on_item(item)
+
+
+def mapped(steps: Generator[object, None, Result], convert: Callable[[object], object]) -> Generator[object, None, Result]:
+    """``steps`` with every item it yields passed through ``convert``; returns what ``steps`` returns.
+
+    For a loop that reports in its own terms inside a larger one: ``value = yield from
+    mapped(inner, to_outer_record)``.
+    """
+    while True:
+        try:
+            item = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        yield convert(item)

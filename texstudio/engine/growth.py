@@ -13,7 +13,8 @@ own. The whole level then runs its own steps from the grown canvas as usual.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 
 import torch
 
@@ -43,34 +44,54 @@ def growth_regions(height: int, width: int) -> list[tuple[int, int, int, int]]:
     return regions
 
 
+def growth_steps(height: int, width: int, ring_steps: int) -> int:
+    """How many Adam steps growing a ``height`` x ``width`` canvas takes: what progress counts to."""
+    if ring_steps < 1:
+        return 0
+    return ring_steps * (SEED_STEP_FACTOR + len(growth_regions(height, width)) - 1)
+
+
+@dataclass
+class GrowthStep:
+    """One growing step done. ``canvas`` is the growing canvas itself, new pixels written in: copy it to keep it."""
+
+    done: int
+    total: int
+    canvas: torch.Tensor
+
+
 def grow_canvas(noise: torch.Tensor, loss_and_grad: Callable[[torch.Tensor], object], ring_steps: int,
-                stopped: Callable[[], bool] = lambda: False) -> torch.Tensor:
-    """``noise`` (1, C, H, W) turned into a layout grown from its middle outwards.
+                stopped: Callable[[], bool] = lambda: False) -> Generator[GrowthStep, None, torch.Tensor]:
+    """``noise`` (1, C, H, W) turned into a layout grown from its middle outwards; yields after every step.
 
     ``loss_and_grad(canvas)`` adds the layout objective's gradient to ``canvas.grad`` for a
     canvas of any size. Each region learns ``ring_steps`` Adam steps (the seed square
-    SEED_STEP_FACTOR times as many), only where it is new. ``stopped()`` ends the growing
-    early; the canvas then keeps the noise where no ring has reached.
+    SEED_STEP_FACTOR times as many), only where it is new. ``stopped()`` is asked before
+    every step and ends the growing; the canvas then keeps the noise where no ring has reached.
     """
     if ring_steps < 1:
         return noise
     height, width = noise.shape[-2:]
+    total = growth_steps(height, width, ring_steps)
     grown = noise.detach().clone()
     made = torch.zeros_like(grown, dtype=torch.bool)  # pixels already learned, held from now on
+    done = 0
     for index, (top, left, bottom, right) in enumerate(growth_regions(height, width)):
-        if stopped():
-            break
         part = grown[..., top:bottom, left:right].clone().requires_grad_(True)
         held, free = part.detach().clone(), ~made[..., top:bottom, left:right]
         steps = ring_steps * (SEED_STEP_FACTOR if index == 0 else 1)
         optimizer = layout_optimizer(part, steps)
         for _ in range(steps):
+            if stopped():
+                return grown
             optimizer.zero_grad(set_to_none=True)
             loss_and_grad(part)
             optimizer.step()
             with torch.no_grad():
                 part.clamp_(0.0, 1.0)
                 part.copy_(torch.where(free, part, held))
-        grown[..., top:bottom, left:right] = part.detach()
+                grown[..., top:bottom, left:right] = part
+            done += 1
+            yield GrowthStep(done, total, grown)
         made[..., top:bottom, left:right] = True
     return grown

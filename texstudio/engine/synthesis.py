@@ -23,8 +23,8 @@ from texstudio.engine.config import SynthConfig
 from texstudio.engine.copy_penalty import CopyPenalty, pooling as copy_pooling
 from texstudio.engine.devices import resolve_device
 from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, is_out_of_memory
-from texstudio.engine.generators import drive
-from texstudio.engine.growth import GROW_SEED_OFFSET, grow_canvas
+from texstudio.engine.generators import drive, mapped
+from texstudio.engine.growth import GROW_SEED_OFFSET, GrowthStep, grow_canvas
 from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, resize_longest_side
 from texstudio.engine.layout import (
     MIN_LAYOUT_EXEMPLAR_SIDE, MIN_LAYOUT_SIDE, PatchLayoutObjective, choose_layout, layout_optimizer, phase_views,
@@ -49,6 +49,9 @@ class StepRecord:
     level: int = 0  # pyramid level, 0 = coarsest
     levels: int = 1
     note: str = ""  # a line for the user about how the run was set up, in its first record only
+    # What the run is doing before its steps, for the status line ("growing the layout ..., step 40 of 480");
+    # empty in the records of steps and of each level's start.
+    stage: str = ""
 
 
 @dataclass
@@ -274,6 +277,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
     canvas = None
     # The last canvas whose loss was finite, and its iteration: where a NaN or Inf rolls back to.
     good: tuple[torch.Tensor, int] | None = None
+    note = choice.note  # goes in the run's first record, whichever that is (the CLI prints it from there)
     for level, (height, width, factor, level_steps) in enumerate(plan):
         layout = is_layout_level(config, level, len(plan))
         margin = level_margin(config, layout, min(height, width))
@@ -296,8 +300,23 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
                 # Its own objective and stream (no copy term): the level's own starts where it would.
                 grower = PatchLayoutObjective(exemplar_tensor, config.seed + GROW_SEED_OFFSET, level, False)
                 # At most half the level's own steps a ring, so a short run (--steps 2) stays short.
-                canvas = grow_canvas(canvas, grower.loss_and_grad, min(config.layout_grow_steps, level_steps // 2),
-                                     stop.is_set if stop is not None else lambda: False)
+                growing = grow_canvas(canvas, grower.loss_and_grad, min(config.layout_grow_steps, level_steps // 2),
+                                      stop.is_set if stop is not None else lambda: False)
+
+                def growth_record(step: GrowthStep) -> StepRecord:
+                    # Growing takes seconds (a minute at 2048 px) before the level's first step: say
+                    # so, and show the canvas growing. It is not counted in the run's steps.
+                    nonlocal note
+                    show = config.preview_every and (step.done % config.preview_every == 0 or step.done == step.total)
+                    record = StepRecord(
+                        iteration=iteration, total_steps=total_steps, loss=float("nan"), losses={},
+                        elapsed=time.perf_counter() - started, preview=tensor_to_image(step.canvas) if show else None,
+                        level=level, levels=len(plan), note=note,
+                        stage=f"growing the layout from the middle, step {step.done} of {step.total}")
+                    note = ""
+                    return record
+
+                canvas = yield from mapped(growing, growth_record)
         else:
             # Detail noise is for the feature losses; the layout levels only grow the shapes.
             canvas = next_level_canvas(canvas.detach(), height, width, config.tileable,
@@ -309,8 +328,9 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
             iteration=iteration, total_steps=total_steps, loss=float("nan"), losses={},
             elapsed=time.perf_counter() - started, preview=tensor_to_image(without_margin(canvas, margin)),
             grams=objective.canvas_grams(canvas), target_grams=objective.target_gram_arrays(),
-            level=level, levels=len(plan), note=choice.note if level == 0 else "",
+            level=level, levels=len(plan), note=note,
         )
+        note = ""
         terms: dict[str, torch.Tensor] = {}
         best = LevelBest()
         set_lr = [group["lr"] for group in optimizer.param_groups]

@@ -36,6 +36,7 @@ class RunController(QObject):
         self.task: Task | None = None
         self.inspection: Task | None = None
         self._variation_index = 0
+        self._variation_begun = 0  # the variation whose progress was last started
         self._variation_count = 0
         self._last_variation = None
         self._pending_inspection = None
@@ -126,6 +127,7 @@ class RunController(QObject):
         config = self.model.config.replace(init="noise")
         exemplar = self._exemplar()
         self._variation_index, self._variation_count, self._last_variation = 0, request.variations, None
+        self._variation_begun = 0
         self._run(RunKind.EXPORT_VARIATIONS, config,
                   lambda stop: export_variations(config, exemplar, request, stop),
                   label=f"variation 1/{request.variations}")
@@ -137,8 +139,10 @@ class RunController(QObject):
     def _on_progressed(self, item) -> None:
         model = self.model
         if isinstance(item, StepRecord):
+            # A variation's first record starts its progress; growing yields several before its steps.
             if (model.run_kind is RunKind.EXPORT_VARIATIONS and item.iteration == 0
-                    and self._variation_index > 0):
+                    and 0 < self._variation_index != self._variation_begun):
+                self._variation_begun = self._variation_index
                 state = model.run_state
                 model.begin_run(RunKind.EXPORT_VARIATIONS, item.total_steps, model.progress.device,
                                 f"variation {self._variation_index + 1}/{self._variation_count}")

@@ -215,8 +215,9 @@ class MainWindow(QMainWindow):
         model = self.model
         progress = model.progress
         state = model.run_state.value
-        if progress.label:
-            state += f" · {progress.label}"
+        for part in (progress.label, progress.stage):
+            if part:
+                state += f" · {part}"
         labels = self.status_labels
         labels["state"].setText(state)
         labels["iteration"].setText(f"iteration {progress.iteration}/{progress.total}")

@@ -164,6 +164,7 @@ class Progress:
     loss: float = math.nan
     device: str = ""
     label: str = ""  # e.g. "variation 2/4"
+    stage: str = ""  # what the run does before its steps, e.g. "growing the layout ..., step 40 of 480"
     _window: deque = field(default_factory=lambda: deque(maxlen=20), repr=False)
 
 
@@ -365,6 +366,12 @@ class AppModel:
     def _update_progress(self, record) -> None:
         progress = self.progress
         elapsed = record.elapsed - self._paused_total
+        progress.stage = record.stage
+        if record.stage:
+            # Not one of the run's steps: the rate and the time left stay those of its steps.
+            progress.elapsed = elapsed
+            self.progress_changed.emit()
+            return
         progress.iteration = record.iteration
         progress.total = record.total_steps
         progress.elapsed = elapsed
