@@ -78,6 +78,8 @@ def drive(config, exemplar: np.ndarray):
         while True:
             record = next(generator)
             now = time.perf_counter()
+            if record.stage:  # growing the first layout level, before its start record
+                continue
             if np.isnan(record.loss):  # a level's first record: its set-up is done
                 if level_start is not None:
                     levels.append(level_start[:2] + (round(now - level_start[2], 2),))
