@@ -22,6 +22,17 @@ def test_a_verbatim_crop_is_penalised_and_noise_is_not():
     assert float(penalty(noise)) == 0.0
 
 
+def test_a_canvas_smaller_than_a_window_copies_nothing():
+    # The square a first layout level is grown from can be under a window once pooled.
+    exemplar = image_to_tensor(make_texture(48, seed=3), "cpu")
+    penalty = CopyPenalty(exemplar, torus=False, seed=0, level=0, pool=2)
+    small = exemplar[:, :, 5:5 + 2 * COPY_WINDOW - 2, 9:9 + 2 * COPY_WINDOW - 2].clone().requires_grad_(True)
+    value = penalty(small)
+    value.backward()
+    assert float(value.detach()) == 0.0 and small.grad is not None and not small.grad.any()
+    assert float(penalty(exemplar[:, :, 5:5 + 2 * COPY_WINDOW + 8, 9:9 + 2 * COPY_WINDOW + 8])) > 0.1  # one that fits
+
+
 def test_a_lattice_copied_is_not_a_distinctive_match():
     # Every window of a checkerboard matches many places alike: no copy to push off, so a
     # regular board is not pushed off its squares.

@@ -10,7 +10,9 @@ from texstudio.engine.cancel import StopToken
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.errors import ConfigError
 from texstudio.engine.generators import drive
-from texstudio.engine.growth import GROW_RINGS, SEED_STEP_FACTOR, grow_canvas, growth_regions, growth_steps
+from texstudio.engine.growth import (
+    GROW_RINGS, GROW_SEED_OFFSET, SEED_STEP_FACTOR, grow_canvas, growth_regions, growth_steps,
+)
 from texstudio.engine.periodicity import periodicity
 from texstudio.engine.synthesis import run_synthesis, synthesize
 
@@ -164,3 +166,23 @@ def test_a_grown_run_reports_its_growing_and_a_stop_while_growing_is_honoured_at
 
     result = drive(synthesize(config, exemplar, stop), stop_at_the_fifth)
     assert result.stopped and result.iterations == 0 and len([record for record in seen if record.stage]) == 5
+
+
+def test_the_growing_matches_what_the_level_matches_its_exemplar_views_and_its_copy_term(monkeypatch):
+    from texstudio.engine import synthesis
+
+    made = []
+
+    class Recorded(synthesis.PatchLayoutObjective):  # the real objective, its arguments noted
+        def __init__(self, exemplar, seed, level, torus, *args, **kwargs):
+            super().__init__(exemplar, seed, level, torus, *args, **kwargs)
+            made.append((seed, len(self.views), self.copy_penalty is not None))
+
+    monkeypatch.setattr(synthesis, "PatchLayoutObjective", Recorded)
+    # A 48 px exemplar is 24 px at the 32 px layout level: fewer patches than the canvas,
+    # so the level matches two phase views and has the copy term.
+    config = CONFIG.replace(layout_grow_steps=2, layout_phases=2, layout_copy_weight=1.0)
+    run_synthesis(config, make_texture(48, seed=2))
+    level, grower = made  # the level's objective is made first, the growing's when the canvas is
+    assert level[1] > 1 and level[2], level
+    assert grower == (config.seed + GROW_SEED_OFFSET, level[1], True)  # its own stream, the level's patches

@@ -92,6 +92,9 @@ class CopyPenalty:
 
     def __call__(self, canvas: torch.Tensor) -> torch.Tensor:
         canvas = F.avg_pool2d(canvas, self.pool) if self.pool > 1 else canvas
+        if min(canvas.shape[-2:]) < COPY_WINDOW:
+            # No window fits, so nothing can be copied (the middle square a first level is grown from).
+            return canvas.sum() * 0.0
         # Only the sampled windows are gathered: unfolding all of a 750 px level's would take 800 MB.
         ours, norms = unit_vectors(sample_patches(canvas.float(), COPY_WINDOW, self.keep, self.generator,
                                                   self.torus).t())

@@ -286,25 +286,32 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
             phases = phases_needed(views[0].shape[:2], (height, width), config.tileable, config.layout_phases)
             views = phase_views(exemplar, factor, phases) if phases > 1 else views
         exemplar_tensor = image_to_tensor(views[0], device)
+        shifted_views = [image_to_tensor(view, device) for view in views[1:]]
         pool = copy_pooling(factor, views[0].shape[:2], (height, width)) if layout and config.layout_copy_weight else 0
         copy_term = CopyPenalty(exemplar_tensor, config.tileable, config.seed, level, pool) if pool else None
         objective = (PatchLayoutObjective(exemplar_tensor, config.seed, level, config.tileable,
-                                          (height, width), config.layout_energy_weight,
-                                          [image_to_tensor(view, device) for view in views[1:]],
+                                          (height, width), config.layout_energy_weight, shifted_views,
                                           config.layout_copy_weight, copy_term) if layout else
                      TextureObjective(config, backbone, exemplar_tensor, height + 2 * margin, width + 2 * margin,
                                       level, target_backbone))
         if canvas is None:
             canvas = initial_canvas(config, exemplar_tensor, init, device, height, width)
             if layout and config.layout_grow_steps and from_noise and not config.tileable:
-                # Its own objective and stream (no copy term): the level's own starts where it would.
-                grower = PatchLayoutObjective(exemplar_tensor, config.seed + GROW_SEED_OFFSET, level, False)
+                # The level's objective (its exemplar views and copy term), with its own random
+                # streams, so the level's own steps start where they would. With the plain view
+                # alone and no copy term, the held-out parquet half's seed 0 came back copied at
+                # quarter scale (0.102 of its patches, over the 0.1 flag; docs/grow_layout).
+                grow_seed = config.seed + GROW_SEED_OFFSET
+                grow_copy = CopyPenalty(exemplar_tensor, False, grow_seed, level, pool) if pool else None
+                grower = PatchLayoutObjective(exemplar_tensor, grow_seed, level, False,
+                                              shifted_views=shifted_views, copy_weight=config.layout_copy_weight,
+                                              copy_penalty=grow_copy)
                 # At most half the level's own steps a ring, so a short run (--steps 2) stays short.
                 growing = grow_canvas(canvas, grower.loss_and_grad, min(config.layout_grow_steps, level_steps // 2),
                                       stop.is_set if stop is not None else lambda: False)
 
                 def growth_record(step: GrowthStep) -> StepRecord:
-                    # Growing takes seconds (a minute at 2048 px) before the level's first step: say
+                    # Growing takes seconds (45 s for a 2048 px output, one CPU) before the first step: say
                     # so, and show the canvas growing. It is not counted in the run's steps.
                     nonlocal note
                     show = config.preview_every and (step.done % config.preview_every == 0 or step.done == step.total)
