@@ -366,15 +366,13 @@ class AppModel:
     def _update_progress(self, record) -> None:
         progress = self.progress
         elapsed = record.elapsed - self._paused_total
-        progress.stage = record.stage
+        progress.stage, progress.elapsed = record.stage, elapsed
         if record.stage:
             # Not one of the run's steps: the rate and the time left stay those of its steps.
-            progress.elapsed = elapsed
             self.progress_changed.emit()
             return
         progress.iteration = record.iteration
         progress.total = record.total_steps
-        progress.elapsed = elapsed
         progress.loss = record.loss
         window = progress._window
         window.append((record.iteration, elapsed))
