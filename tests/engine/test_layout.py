@@ -9,7 +9,7 @@ from texstudio.engine.config import SynthConfig
 from texstudio.engine.errors import ConfigError
 from texstudio.engine.imageio import resize_longest_side
 from texstudio.engine.layout import (
-    ENERGY_MIN_SIDE, LAYOUT_PATCH, PatchLayoutObjective, gradient_energy, layout_optimizer, patch_share_kept,
+    ENERGY_MIN_SIDE, LAYOUT_PATCH, PatchLayoutObjective, context_patches, gradient_energy, layout_optimizer, patch_share_kept,
     phase_views, shrunk_shape,
 )
 from texstudio.engine.losses import sample_patches
@@ -269,3 +269,72 @@ def test_a_run_with_the_energy_term_reports_it_on_the_finer_layout_levels_only()
     assert "energy" not in terms[2] and "gram/relu_k3" in terms[2]  # full size: the features'
     with pytest.raises(ConfigError, match="layout_energy_weight"):
         config.replace(layout_energy_weight=-1.0)
+
+
+def test_each_context_patch_is_its_patch_above_the_blurred_image_every_2nd_px_around_it():
+    image = torch.rand(1, 3, 14, 12)
+    generator = torch.Generator().manual_seed(0)
+    blurred = F.avg_pool2d(F.pad(image, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    # Offsets -3, -1, ..., 9 from each 7 px patch's corner: 13 px centred on the patch's middle.
+    edge = F.unfold(F.pad(blurred, (3, 3, 3, 3), mode="replicate"), 7, dilation=2)[0]
+    both = context_patches(image, 0, generator, 0.5)
+    assert torch.allclose(both, torch.cat([F.unfold(image, 7)[0], 0.5 * edge]))
+    blurred = F.avg_pool2d(F.pad(image, (1, 1, 1, 1), mode="circular"), 3, stride=1)
+    wrapped = F.unfold(F.pad(blurred, (3, 9, 3, 9), mode="circular"), 7, dilation=2)[0]
+    both = context_patches(image, 0, generator, 1.0, torus=True)
+    assert torch.allclose(both[147:], wrapped)
+    assert torch.equal(both[:147], sample_patches(image, 7, 0, generator, torus=True))
+
+
+def stripes(runs: list[int], height: int, width: int) -> torch.Tensor:
+    """(1, 3, height, width): upright stripes, dark and light in turn, of ``runs`` px, repeated across."""
+    row = np.concatenate([np.full(run, 0.2 + 0.6 * (index % 2), np.float32) for index, run in enumerate(runs)])
+    grey = np.tile(row, width // len(row) + 1)[:width]
+    return torch.from_numpy(np.broadcast_to(grey, (3, height, width)).copy())[None]
+
+
+def test_patch_context_tells_apart_arrangements_whose_7_px_patches_are_the_same():
+    # Stripes of 10, 10, 10, 10 px and of 7, 13, 13, 7 px have the same 7 px windows (every
+    # run at least 7 long, as many of each colour's runs, as many pixels inside them), so
+    # matching patches alone cannot tell the second from the first; 13 px of context can.
+    # 64 x 320 windows: every window of one period 8 times. (The context of the exemplar's
+    # first and last few columns, which takes the edge pixel beyond them, is off by a little.)
+    exemplar = stripes([10, 10, 10, 10], 70, 326)
+    ours, other = stripes([10, 10, 10, 10], 64, 80), stripes([7, 13, 13, 7], 64, 80)
+
+    def distance(canvas: torch.Tensor, weight: float) -> float:
+        objective = PatchLayoutObjective(exemplar, 0, 1, True, (64, 80), context_weight=weight)
+        return float(objective(canvas)["patch"])
+
+    assert distance(other, 0.0) < 1e-6 and distance(ours, 0.0) < 1e-6
+    assert distance(other, 1.0) > 10 * max(distance(ours, 1.0), 1e-4)
+
+
+def test_patch_context_is_only_on_layout_levels_of_64_px_and_up_and_off_by_default():
+    exemplar = image_to_tensor(checkerboard(), torch.device("cpu"))
+    canvas = torch.rand(1, 3, 64, 64)
+    assert PatchLayoutObjective(exemplar, 0, 1, False, (64, 64)).all_theirs.shape[0] == 147
+    assert PatchLayoutObjective(exemplar, 0, 1, False, (64, 64), context_weight=1.0).all_theirs.shape[0] == 294
+    assert PatchLayoutObjective(exemplar, 0, 1, False, (32, 32), context_weight=1.0).all_theirs.shape[0] == 147
+    assert torch.isfinite(PatchLayoutObjective(exemplar, 0, 1, False, (64, 64), context_weight=1.0)(canvas)["patch"])
+    with pytest.raises(ConfigError, match="layout_context_weight"):
+        CONFIG.replace(layout_context_weight=-1.0)
+
+
+def test_patch_context_is_off_by_default_and_reaches_the_layout_levels_of_64_px_and_up_when_set(monkeypatch):
+    from texstudio.engine import synthesis
+    from texstudio.engine.presets import default_config
+
+    assert default_config(256, 256, "cpu").layout_context_weight == 0.0  # it copies more (docs/layout_context)
+    made = []
+
+    class Recorded(PatchLayoutObjective):  # the real objective, its context noted
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self.context_weight)
+
+    monkeypatch.setattr(synthesis, "PatchLayoutObjective", Recorded)
+    config = CONFIG.replace(width=128, height=128, steps=1, pyramid_levels=3, layout_steps=2,
+                            layout_context_weight=0.5)
+    run_synthesis(config, make_texture(96, seed=3))
+    assert made == [0.0, 0.5]  # the 32 px level has none, the 64 px level has it

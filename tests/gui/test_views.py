@@ -92,6 +92,10 @@ def test_settings_panel_presets(qtbot, model):
     assert energy.value() == model.config.layout_energy_weight == 0.0 and "weaves" in energy.toolTip()
     energy.setValue(2.0)
     assert model.config.layout_energy_weight == 2.0
+    context = panel.loss_weights["layout_context_weight"]
+    assert context.value() == model.config.layout_context_weight == 0.0 and "copies" in context.toolTip()
+    context.setValue(1.0)
+    assert model.config.layout_context_weight == 1.0
     assert model.config.layers == TINY.layers  # the preset keeps the user's network and layers
     auto = panel.advanced["auto_layout"]
     assert not auto.isChecked() and "repeats" in auto.toolTip()  # the structured preset is laid out always

@@ -100,6 +100,10 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         help="on the layout levels (the half-size one seen at quarter size), push windows of the "
                         "canvas off places they copy from the exemplar (not off a lattice's repeats); 0 = off "
                         "(default 1)")
+    parser.add_argument("--layout-context", type=float, default=None, metavar="WEIGHT",
+                        help="on the layout levels of 64 px and up, match each pixel patch together with the "
+                        "blurred canvas around it, so brick rows run on rather than bend or break; copies "
+                        "more of a small exemplar; 0 = off (default 0)")
     parser.add_argument("--layout-energy", type=float, default=None, metavar="WEIGHT",
                         help="on the finer layout levels, also match which way the exemplar's edges run "
                         "(for weaves whose blocks differ only in the direction of their strands); costs "
@@ -181,6 +185,7 @@ def config_from_args(args: argparse.Namespace):
                           ("coarse_layout_steps", "coarse_layout_steps"), ("layout_grow_steps", "layout_grow_steps"),
                           ("layout_phases", "layout_phases"),
                           ("layout_min_share", "layout_min_share"), ("layout_copy_weight", "layout_copy_weight"),
+                          ("layout_context", "layout_context_weight"),
                           ("layout_energy", "layout_energy_weight"),
                           ("optimizer", "optimizer"), ("history", "lbfgs_history"), ("exemplar_size", "exemplar_size"),
                           ("lighting", "lighting"), ("edge_margin", "edge_margin")):

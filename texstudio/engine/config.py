@@ -123,6 +123,12 @@ class SynthConfig:
     # held-out half of wood panels copied 0.08 to 0.25 of its patches at quarter scale
     # without it, 0 to 0.08 with it (docs/anti_copy).
     layout_copy_weight: float = 0.0
+    # Weight of the context each layout patch carries on levels of 64 px and up (engine/layout.py,
+    # context_patches): the level blurred, over twice the patch's reach, matched jointly with
+    # the patch, so fine detail follows the shapes around it and rows run on rather than
+    # bend or break. 0 = off, the default: it also copies more of a small exemplar (the
+    # held-out scikit-image brick half 0.076 -> 0.107 at half scale; docs/layout_context).
+    layout_context_weight: float = 0.0
     # Decide the layout by the exemplar: when it repeats (engine/periodicity.py), run the
     # "structured" split of these steps instead (5 levels, the coarse ones laid out from
     # pixel patches, about the same time); otherwise run as set. Only for runs from noise
@@ -212,6 +218,8 @@ class SynthConfig:
             raise ConfigError(f"layout_min_share must be 0 to 1, got {self.layout_min_share!r}")
         if not _is_number(self.layout_copy_weight) or not 0 <= self.layout_copy_weight < math.inf:
             raise ConfigError(f"layout_copy_weight must be a finite number >= 0, got {self.layout_copy_weight!r}")
+        if not _is_number(self.layout_context_weight) or not 0 <= self.layout_context_weight < math.inf:
+            raise ConfigError(f"layout_context_weight must be a finite number >= 0, got {self.layout_context_weight!r}")
         if not _is_number(self.layout_energy_weight) or not 0 <= self.layout_energy_weight < math.inf:
             raise ConfigError(f"layout_energy_weight must be a finite number >= 0, got {self.layout_energy_weight!r}")
         if not isinstance(self.auto_layout, bool):

@@ -17,6 +17,14 @@ the finer layout levels also match patches of a coarse map of the canvas's own g
 energy (gradient_energy). It groups the wicker's strands into a few patches but does not
 bring back its blocks, and it costs bricks, honeycomb and tread plate their regularity, so
 it is off by default (docs/bakeoff_energy).
+
+Each level matches its own patches, and only its start ties it to the coarser level's
+shapes: a blurred joint that runs on can come out of the next level as sharp dashes, since
+at 7 px a dash's patches look like a joint's. With layout_context_weight the levels of
+CONTEXT_MIN_SIDE px and up match every patch together with the level blurred around it
+over 13 px (context_patches), so the joint distribution says where detail may stop. Brick
+rows come out straighter, but more of a small exemplar is copied, so it is off by default
+(docs/layout_context).
 """
 
 from __future__ import annotations
@@ -32,7 +40,9 @@ import torch.nn.functional as F
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.copy_penalty import CopyPenalty
 from texstudio.engine.imageio import longest_side_shape, resize_longest_side
-from texstudio.engine.losses import backward_sum, random_directions, sample_patches, sliced_wasserstein
+from texstudio.engine.losses import (
+    backward_sum, gather_patches, patch_positions, random_directions, sample_patches, sliced_wasserstein,
+)
 from texstudio.engine.periodicity import REPEATING, periodicity
 
 LAYOUT_PATCH = 7  # px; as in the paper, and the size the quality report's patch distance uses
@@ -52,6 +62,13 @@ MIN_LAYOUT_EXEMPLAR_SIDE = LAYOUT_PATCH + 1
 ENERGY_MIN_SIDE = 64
 ENERGY_CELLS = 32
 ENERGY_EPS = 1e-6  # keeps the square root's gradient finite on a flat patch of canvas
+# The context part (SynthConfig.layout_context_weight): on layout levels of CONTEXT_MIN_SIDE
+# px and up (the ones that broke long joints into dashes; the first level lays joints out
+# from a blurred exemplar and has none to break), each patch also carries the level blurred
+# 3x3 at every 2nd pixel over twice its reach, centred on the same middle: -3, -1, ..., 9
+# from its top-left corner for a 7 px patch.
+CONTEXT_MIN_SIDE = 64
+CONTEXT_OFFSETS = tuple(range(-(LAYOUT_PATCH // 2), LAYOUT_PATCH * 2 - LAYOUT_PATCH // 2, 2))
 
 
 def gradient_energy(image: torch.Tensor, pool: int, torus: bool = False) -> torch.Tensor:
@@ -70,6 +87,23 @@ def gradient_energy(image: torch.Tensor, pool: int, torus: bool = False) -> torc
         down = (grey[..., 1:, :] - grey[..., :-1, :])[..., :, :-1]
     energy = torch.cat([across.square(), down.square()], dim=1)
     return (F.avg_pool2d(energy, pool) + ENERGY_EPS).sqrt()
+
+
+def context_patches(image: torch.Tensor, max_points: int, generator: torch.Generator, weight: float,
+                    torus: bool = False) -> torch.Tensor:
+    """(1, C, H, W) -> (2 * C * 49, N): each 7 px patch above its context, weighted.
+
+    The context is the image blurred 3x3, at CONTEXT_OFFSETS from the patch's corner: 13 px
+    around it, beyond the edge the edge pixel (wrapped on a torus). Matched jointly, the two
+    parts tie a patch's detail to its surroundings: where the exemplar's joints run on past
+    a patch, so must the canvas's. Positions are drawn as sample_patches draws them.
+    """
+    tops, lefts = patch_positions(image, LAYOUT_PATCH, max_points, generator, torus)
+    fine = gather_patches(image, tops, lefts, torch.arange(LAYOUT_PATCH, device=image.device), torus)
+    padded = F.pad(image, (1, 1, 1, 1), mode="circular" if torus else "replicate")
+    offsets = torch.tensor(CONTEXT_OFFSETS, device=image.device)
+    wide = gather_patches(F.avg_pool2d(padded, 3, stride=1), tops, lefts, offsets, torus)
+    return torch.cat([fine, weight * wide])
 
 
 def energy_pool(height: int, width: int) -> int:
@@ -144,9 +178,11 @@ class PatchLayoutObjective:
     def __init__(self, exemplar: torch.Tensor, seed: int, level: int, torus: bool,
                  canvas_shape: tuple[int, int] | None = None, energy_weight: float = 0.0,
                  shifted_views: list[torch.Tensor] = (), copy_weight: float = 0.0,
-                 copy_penalty: CopyPenalty | None = None) -> None:
+                 copy_penalty: CopyPenalty | None = None, context_weight: float = 0.0) -> None:
         self.views = [exemplar, *shifted_views]  # the patches it matches come from all of them (phase_views)
         self.torus = torus  # the canvas's patches wrap; the exemplar is a photo, never wrapped
+        # Patches with their context (context_patches), on levels large enough to break joints.
+        self.context_weight = context_weight if canvas_shape and min(canvas_shape) >= CONTEXT_MIN_SIDE else 0.0
         # Its own stream, apart from the feature losses': seeded, so a run repeats exactly.
         self.generator = torch.Generator().manual_seed(seed * 7919 + 104729 + level)
         # Views with no more patches in all than a step takes give all of them every step
@@ -169,7 +205,7 @@ class PatchLayoutObjective:
         self.copy_penalty = copy_penalty if copy_weight else None
 
     def __call__(self, canvas: torch.Tensor) -> dict[str, torch.Tensor]:
-        ours = sample_patches(canvas, LAYOUT_PATCH, LAYOUT_MAX_POINTS, self.generator, self.torus)
+        ours = self._patches(canvas, LAYOUT_MAX_POINTS, self.torus)
         theirs = self.all_theirs if self.all_theirs is not None else self._their_patches()
         terms = {"patch": self._distance(ours, theirs)}
         if self.energy_theirs is not None:
@@ -183,7 +219,12 @@ class PatchLayoutObjective:
     def _their_patches(self) -> torch.Tensor:
         """The exemplar's patches: all of them, or a seeded sample, an equal share from each view."""
         share = LAYOUT_MAX_POINTS // len(self.views)
-        return torch.cat([sample_patches(view, LAYOUT_PATCH, share, self.generator) for view in self.views], dim=1)
+        return torch.cat([self._patches(view, share, False) for view in self.views], dim=1)
+
+    def _patches(self, image: torch.Tensor, max_points: int, torus: bool) -> torch.Tensor:
+        if self.context_weight:
+            return context_patches(image, max_points, self.generator, self.context_weight, torus)
+        return sample_patches(image, LAYOUT_PATCH, max_points, self.generator, torus)
 
     def _distance(self, ours: torch.Tensor, theirs: torch.Tensor) -> torch.Tensor:
         """Sliced Wasserstein distance between two patch sets, along fresh directions from this level's stream."""

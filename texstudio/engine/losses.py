@@ -203,7 +203,14 @@ def sample_patches(image: torch.Tensor, size: int, max_points: int, generator: t
     are gathered at the chosen positions only, so memory stays bounded at 2048 px where
     unfolding every patch would take gigabytes. On a torus, patches wrap over the edges.
     """
-    _, channels, height, width = image.shape
+    tops, lefts = patch_positions(image, size, max_points, generator, torus)
+    return gather_patches(image, tops, lefts, torch.arange(size, device=image.device), torus)
+
+
+def patch_positions(image: torch.Tensor, size: int, max_points: int, generator: torch.Generator,
+                    torus: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """The top-left corners (tops, lefts) of sample_patches' patches: all, or a seeded random subset."""
+    height, width = image.shape[-2:]
     rows, columns = (height, width) if torus else (height - size + 1, width - size + 1)
     if rows < 1 or columns < 1:
         raise ValueError(f"a {width}x{height} image is smaller than a {size} px patch")
@@ -211,13 +218,24 @@ def sample_patches(image: torch.Tensor, size: int, max_points: int, generator: t
     positions = torch.randperm(count, generator=generator)[:max_points] if max_points and count > max_points \
         else torch.arange(count)
     positions = positions.to(image.device)
-    offsets = torch.arange(size, device=image.device)
-    ys = (positions // columns)[:, None] + offsets  # (N, size)
-    xs = (positions % columns)[:, None] + offsets
+    return positions // columns, positions % columns
+
+
+def gather_patches(image: torch.Tensor, tops: torch.Tensor, lefts: torch.Tensor, offsets: torch.Tensor,
+                   torus: bool = False) -> torch.Tensor:
+    """(1, C, H, W) -> (C * K * K, N): the pixels at ``offsets`` (K of them, along each axis) from each corner.
+
+    Offsets past the image wrap on a torus and take the edge pixel otherwise.
+    """
+    height, width = image.shape[-2:]
+    ys = tops[:, None] + offsets  # (N, K)
+    xs = lefts[:, None] + offsets
     if torus:
         ys, xs = ys % height, xs % width
-    patches = image[0][:, ys[:, :, None], xs[:, None, :]]  # (C, N, size, size)
-    return patches.permute(0, 2, 3, 1).reshape(channels * size * size, -1)
+    else:
+        ys, xs = ys.clamp(0, height - 1), xs.clamp(0, width - 1)
+    patches = image[0][:, ys[:, :, None], xs[:, None, :]]  # (C, N, K, K)
+    return patches.permute(0, 2, 3, 1).reshape(image.shape[1] * len(offsets) ** 2, -1)
 
 
 def flatten_positions(features: torch.Tensor, max_points: int = 0,

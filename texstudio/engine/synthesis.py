@@ -291,7 +291,8 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
         copy_term = CopyPenalty(exemplar_tensor, config.tileable, config.seed, level, pool) if pool else None
         objective = (PatchLayoutObjective(exemplar_tensor, config.seed, level, config.tileable,
                                           (height, width), config.layout_energy_weight, shifted_views,
-                                          config.layout_copy_weight, copy_term) if layout else
+                                          config.layout_copy_weight, copy_term, config.layout_context_weight)
+                     if layout else
                      TextureObjective(config, backbone, exemplar_tensor, height + 2 * margin, width + 2 * margin,
                                       level, target_backbone))
         if canvas is None:
@@ -303,9 +304,9 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
                 # quarter scale (0.102 of its patches, over the 0.1 flag; docs/grow_layout).
                 grow_seed = config.seed + GROW_SEED_OFFSET
                 grow_copy = CopyPenalty(exemplar_tensor, False, grow_seed, level, pool) if pool else None
-                grower = PatchLayoutObjective(exemplar_tensor, grow_seed, level, False,
+                grower = PatchLayoutObjective(exemplar_tensor, grow_seed, level, False, (height, width),
                                               shifted_views=shifted_views, copy_weight=config.layout_copy_weight,
-                                              copy_penalty=grow_copy)
+                                              copy_penalty=grow_copy, context_weight=config.layout_context_weight)
                 # At most half the level's own steps a ring, so a short run (--steps 2) stays short.
                 growing = grow_canvas(canvas, grower.loss_and_grad, min(config.layout_grow_steps, level_steps // 2),
                                       stop.is_set if stop is not None else lambda: False)

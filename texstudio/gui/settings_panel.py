@@ -36,6 +36,7 @@ LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)"
           "layout_phases": "Patch layout: exemplar views per axis",
           "layout_min_share": "Patch layout: least patch share kept",
           "layout_energy_weight": "Layout: strand direction", "layout_copy_weight": "Layout: copy penalty",
+          "layout_context_weight": "Layout: patch context",
           "exemplar_size": "Exemplar max side (px, 0 = as is)", "auto_layout": "Lay out repeating exemplars",
           "lighting": "Exemplar's lighting", "edge_margin": "Edge margin (px, cut off)"}
 # Whole-number fields with a range of their own (others run from 0 up).
@@ -75,6 +76,10 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
                               "canvas that copy one place of the exemplar are pushed off it, so a small exemplar "
                               "is rearranged less verbatim; a lattice's repeats match many places and are left "
                               "alone; 0 = off",
+        "layout_context_weight": "On the patch-layout levels of 64 px and up, each 7x7 patch is matched together "
+                                 "with the blurred canvas around it (13 px), so fine detail follows the larger "
+                                 "shapes: brick rows run on instead of bending or breaking. It copies more of a "
+                                 "small exemplar (watch the quality report's copy figure); 0 = off, 1 = tried",
         "layout_energy_weight": "On the finer patch-layout levels, also match which way the exemplar's edges "
                                 "run, over several cells: for weaves whose blocks differ only in the direction "
                                 "of their strands. It costs bricks, honeycomb and tread plate their regularity, "
