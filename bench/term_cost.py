@@ -7,7 +7,8 @@ off, so every step is at full size) and the same with one term switched on, meas
 turns, three rounds each, and reported as the median ratio to the default measured in the
 same round; so is one step of the patch layout (--layout-steps) at the same size, with one
 view of the exemplar, with 4 x 4 (--layout-phases 4), with the copy term, and with the
-copy term seen pooled by 2 as the half-size level has it (this machine is noisy; absolute
+copy term seen pooled by 2 as the half-size level has it, and with each patch's context
+(--layout-context 1; levels of 64 px and up) (this machine is noisy; absolute
 seconds drift between runs). Use the ratio to
 give two methods the same budget in evaluations (bench/bakeoff.py --steps). Writes
 term_cost.json and term_cost.md into --out.
@@ -54,7 +55,7 @@ def seconds_per_evaluation(size: int, fields: dict, steps: int = 6) -> float:
 
 
 def seconds_per_layout_step(size: int, steps: int = 6, phases: int = 1, copy_weight: float = 0.0,
-                            copy_pool: int = 1) -> float:
+                            copy_pool: int = 1, context_weight: float = 0.0) -> float:
     """One Adam step of the patch layout (engine/layout.py) on a size x size canvas: what a
     pyramid level below full size costs per step with --layout-steps. The exemplar is the
     canvas's size, shrunk by 4 from one 4 times larger; with ``phases``, that many views of
@@ -62,7 +63,8 @@ def seconds_per_layout_step(size: int, steps: int = 6, phases: int = 1, copy_wei
     run takes them only for an exemplar with fewer patches than the canvas, phases_needed).
     With ``copy_weight``, the copy term too (engine/copy_penalty.py), which a run gives the
     levels a quarter of the output's size and coarser, and, pooled by ``copy_pool`` 2, the
-    half-size one (copy_penalty.pooling)."""
+    half-size one (copy_penalty.pooling). With ``context_weight``, every patch with its
+    blurred context (layout.context_patches), as levels of 64 px and up have it."""
     import torch
 
     from texstudio.engine.copy_penalty import CopyPenalty
@@ -71,9 +73,10 @@ def seconds_per_layout_step(size: int, steps: int = 6, phases: int = 1, copy_wei
 
     large = np.random.default_rng(0).random((4 * size, 4 * size, 3), dtype=np.float32)
     views = [image_to_tensor(view, torch.device("cpu")) for view in phase_views(large, 4, phases)]
-    objective = PatchLayoutObjective(views[0], seed=0, level=0, torus=False, shifted_views=views[1:],
-                                     copy_weight=copy_weight,
-                                     copy_penalty=CopyPenalty(views[0], False, 0, 0, copy_pool) if copy_weight else None)
+    objective = PatchLayoutObjective(views[0], seed=0, level=0, torus=False, canvas_shape=(size, size),
+                                     shifted_views=views[1:], copy_weight=copy_weight,
+                                     copy_penalty=CopyPenalty(views[0], False, 0, 0, copy_pool) if copy_weight else None,
+                                     context_weight=context_weight)
     canvas = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
     optimizer = layout_optimizer(canvas, steps)
     times = []
@@ -91,6 +94,7 @@ LAYOUT_STEP = "one patch-layout step (Adam), for comparison"
 LAYOUT_VIEWS_STEP = "one patch-layout step with 4 x 4 exemplar views (--layout-phases 4)"
 LAYOUT_COPY_STEP = "one patch-layout step with the copy term (--layout-copy-weight 1)"
 LAYOUT_POOLED_COPY_STEP = "the same with the copy term pooled by 2 (the half-size level's)"
+LAYOUT_CONTEXT_STEP = "one patch-layout step with each patch's context (--layout-context 1)"
 
 
 def main() -> int:
@@ -113,11 +117,12 @@ def main() -> int:
                 base = measured if base is None else base
                 seconds[name].append(measured)
                 ratios[name].append(measured / base)
-            for name, phases, copy_weight, copy_pool in ((LAYOUT_STEP, 1, 0.0, 1), (LAYOUT_VIEWS_STEP, 4, 0.0, 1),
-                                                         (LAYOUT_COPY_STEP, 1, 1.0, 1),
-                                                         (LAYOUT_POOLED_COPY_STEP, 1, 1.0, 2)):
+            for name, phases, copy_weight, copy_pool, context in (
+                    (LAYOUT_STEP, 1, 0.0, 1, 0.0), (LAYOUT_VIEWS_STEP, 4, 0.0, 1, 0.0),
+                    (LAYOUT_COPY_STEP, 1, 1.0, 1, 0.0), (LAYOUT_POOLED_COPY_STEP, 1, 1.0, 2, 0.0),
+                    (LAYOUT_CONTEXT_STEP, 1, 0.0, 1, 1.0)):
                 measured = seconds_per_layout_step(size, phases=phases, copy_weight=copy_weight,
-                                                   copy_pool=copy_pool)
+                                                   copy_pool=copy_pool, context_weight=context)
                 seconds.setdefault(name, []).append(measured)
                 ratios.setdefault(name, []).append(measured / base)
         for name in seconds:
