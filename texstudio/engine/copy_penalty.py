@@ -42,6 +42,11 @@ COPY_MIN_FACTOR = 4
 MAX_PAIRS = 1 << 24
 EXEMPLAR_WINDOWS = 1 << 16
 MIN_CANVAS_WINDOWS = 256
+# The full-size level's term (SynthConfig.copy_weight) looks at half size, and compares fewer
+# pairs: it runs beside the network's evaluations, and at MAX_PAIRS it added a fifth to the
+# held-out brick half's run.
+FULL_SIZE_SCALE = 2
+FULL_SIZE_MAX_PAIRS = 1 << 23
 TIE = 1e-4  # correlations this close to a second exact match are a repeat, not a copy
 
 
@@ -50,18 +55,20 @@ def window_count(shape: tuple[int, int]) -> int:
     return max(0, shape[0] - COPY_WINDOW + 1) * max(0, shape[1] - COPY_WINDOW + 1)
 
 
-def pooling(factor: int, exemplar_shape: tuple[int, int], canvas_shape: tuple[int, int]) -> int:
-    """How a layout level shrinking by ``factor`` gets the term: 0 not at all, else the pooling it is seen through.
+def pooling(factor: int, exemplar_shape: tuple[int, int], canvas_shape: tuple[int, int],
+            scale: int = COPY_MIN_FACTOR) -> int:
+    """How a level shrinking by ``factor`` gets the term: 0 not at all, else the pooling it is seen through.
 
-    1 for levels a quarter of the output's size or coarser, 2 for the half-size level
-    (seen at quarter size). Only where the pooled canvas has more windows than the pooled
-    exemplar, so that each of the exemplar's is asked for more than once: that is where
+    It is seen at ``scale`` (the output shrunk by that much) or coarser. For the layout
+    levels, 1 for levels a quarter of the output's size or coarser, 2 for the half-size
+    level (seen at quarter size); for the full-size level (``scale`` FULL_SIZE_SCALE), 2.
+    Only where the pooled canvas has more windows than the pooled exemplar, so that each of the exemplar's is asked for more than once: that is where
     runs of them come back together. A tileable canvas's are counted unwrapped, as
     layout_min_share counts its patches. A whole photo as large as the canvas is left as it
     was: on the whole checker stone photo the term broke the board's phase in one corner,
     where without it the board was regular (docs/anti_copy).
     """
-    pool = max(1, -(-COPY_MIN_FACTOR // max(1, factor)))
+    pool = max(1, -(-scale // max(1, factor)))
     exemplar = (exemplar_shape[0] // pool, exemplar_shape[1] // pool)
     canvas = (canvas_shape[0] // pool, canvas_shape[1] // pool)
     fits = min(exemplar) > COPY_WINDOW and window_count(exemplar) < window_count(canvas)
@@ -71,7 +78,8 @@ def pooling(factor: int, exemplar_shape: tuple[int, int], canvas_shape: tuple[in
 class CopyPenalty:
     """Mean over the canvas's windows of relu(c1 - COPY_FLOOR) where the best match is distinctive."""
 
-    def __init__(self, exemplar: torch.Tensor, torus: bool, seed: int, level: int, pool: int = 1) -> None:
+    def __init__(self, exemplar: torch.Tensor, torus: bool, seed: int, level: int, pool: int = 1,
+                 max_pairs: int = MAX_PAIRS) -> None:
         self.torus = torus
         self.pool = pool  # both images average-pooled by this first (pooling())
         exemplar = F.avg_pool2d(exemplar, pool) if pool > 1 else exemplar
@@ -83,10 +91,7 @@ class CopyPenalty:
         with torch.no_grad():
             self.theirs, _ = unit_vectors(F.unfold(exemplar.float(), COPY_WINDOW, stride=self.stride)[0].t())
         self.columns = (width - COPY_WINDOW) // self.stride + 1
-        index = torch.arange(len(self.theirs), device=self.theirs.device)
-        self.tops = index // self.columns * self.stride
-        self.lefts = index % self.columns * self.stride
-        self.keep = max(MIN_CANVAS_WINDOWS, MAX_PAIRS // len(self.theirs))
+        self.keep = max(MIN_CANVAS_WINDOWS, max_pairs // len(self.theirs))
         # Its own stream: the patch term's draws stay as they were without this term.
         self.generator = torch.Generator().manual_seed(seed * 6151 + 3571 + level)
 
@@ -101,10 +106,28 @@ class CopyPenalty:
         with torch.no_grad():
             similarity = ours.detach() @ self.theirs.t()
             c1, where = similarity.max(dim=1)
-            overlap = ((self.tops[None] - self.tops[where][:, None]).abs() < COPY_WINDOW) \
-                & ((self.lefts[None] - self.lefts[where][:, None]).abs() < COPY_WINDOW)
-            c2 = similarity.masked_fill_(overlap, -1.0).max(dim=1).values
+            c2 = self._runner_up(similarity, where)
             # TIE: a perfect lattice matches two places exactly, 0 <= 0, and is no copy.
             counted = ((1 - c1) + TIE <= COPY_RATIO ** 2 * (1 - c2)) & _textured(norms.detach(), ours.shape[1])
         best = (ours * self.theirs[where]).sum(dim=1)  # c1 again, now with its gradient through our windows
         return (F.relu(best - COPY_FLOOR) * counted).mean()
+
+    def _runner_up(self, similarity: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        """Each row's best similarity among the windows that do not overlap its best, ``where`` (in place)."""
+        return similarity.scatter_(1, self._overlapping(where), -1.0).max(dim=1).values
+
+    def _overlapping(self, where: torch.Tensor) -> torch.Tensor:
+        """(N, K) indices of the exemplar's windows that overlap each of ``where``, some repeated.
+
+        Those within COPY_WINDOW px along both axes: on the grid of every ``stride``-th window,
+        a box reaching (COPY_WINDOW - 1) // stride either way. Clipped at the grid's edges the
+        box's indices repeat ones inside it. Scattered into the similarities, this is a
+        thousandth of the work of a mask over every pair, which was half the term's time.
+        """
+        reach = (COPY_WINDOW - 1) // self.stride
+        span = torch.arange(-reach, reach + 1, device=where.device)
+        rows = (where // self.columns)[:, None] + span
+        columns = (where % self.columns)[:, None] + span
+        rows = rows.clamp_(0, len(self.theirs) // self.columns - 1)
+        columns = columns.clamp_(0, self.columns - 1)
+        return (rows[:, :, None] * self.columns + columns[:, None, :]).flatten(1)
