@@ -71,10 +71,11 @@ def test_no_options_means_the_offline_default_preset(texture_file, tmp_path):
 
 def test_layout_steps_reach_the_run_and_its_sidecar(texture_file, tmp_path):
     assert main(["synth", str(texture_file), "-o", str(tmp_path / "l.png"), "--steps", "2", "--size", "64",
-                 "--pyramid", "2", "--layout-steps", "3", "--layout-energy", "2", "--layout-context", "0.5", "--device", "cpu", "--quiet"]) == 0
+                 "--pyramid", "2", "--layout-steps", "3", "--layout-energy", "2", "--layout-context", "0.5",
+                 "--copy-weight", "2", "--device", "cpu", "--quiet"]) == 0
     sidecar = json.loads((tmp_path / "l.json").read_text())
     assert sidecar["config"]["layout_steps"] == 3 and sidecar["config"]["layout_energy_weight"] == 2.0
-    assert sidecar["config"]["layout_context_weight"] == 0.5
+    assert sidecar["config"]["layout_context_weight"] == 0.5 and sidecar["config"]["copy_weight"] == 2.0
     assert sidecar["iterations"] == 5  # 3 layout steps at 32 px, then the 2 feature steps at 64 px
     assert main(["synth", str(texture_file), "-o", str(tmp_path / "c.png"), "--steps", "2", "--size", "64",
                  "--pyramid", "3", "--layout-steps", "3", "--coarse-layout-steps", "4", "--layout-phases", "2",

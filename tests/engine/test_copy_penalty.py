@@ -5,7 +5,9 @@ import torch
 
 from texstudio.engine.canvas import image_to_tensor
 from texstudio.engine.config import SynthConfig
-from texstudio.engine.copy_penalty import COPY_WINDOW, EXEMPLAR_WINDOWS, CopyPenalty, pooling
+from texstudio.engine.backbones import build_backbone
+from texstudio.engine.copy_penalty import COPY_WINDOW, EXEMPLAR_WINDOWS, FULL_SIZE_SCALE, CopyPenalty, pooling
+from texstudio.engine.objective import TextureObjective
 from texstudio.engine.errors import ConfigError
 from texstudio.engine.synthesis import run_synthesis
 
@@ -105,9 +107,55 @@ def test_a_run_reports_the_term_on_its_layout_levels_only():
 
 
 @pytest.mark.parametrize("bad", [-1.0, float("inf"), float("nan"), "1"])
-def test_a_bad_copy_weight_is_refused(bad):
-    with pytest.raises(ConfigError, match="layout_copy_weight must be a finite number"):
-        SynthConfig(layout_copy_weight=bad)
+@pytest.mark.parametrize("field", ["layout_copy_weight", "copy_weight"])
+def test_a_bad_copy_weight_is_refused(field, bad):
+    with pytest.raises(ConfigError, match=f"{field} must be a finite number"):
+        SynthConfig(**{field: bad})
+
+
+def test_the_full_size_level_sees_it_at_half_size_where_the_exemplar_is_smaller():
+    # A held-out half against a 256 px output: halved, 128x64 px against 128x128.
+    assert pooling(1, (256, 128), (256, 256), FULL_SIZE_SCALE) == 2
+    assert pooling(1, (256, 256), (256, 256), FULL_SIZE_SCALE) == 0  # a whole photo: left alone
+
+
+def full_size_objective(copy_weight: float, exemplar: torch.Tensor, side: int, margin: int = 0, tile=None):
+    config = SynthConfig(width=side, height=side, backbone="random-multiscale", layers=("relu_k3",),
+                         gram_weight=1.0, copy_weight=copy_weight, device="cpu")
+    penalty = CopyPenalty(exemplar, False, 0, 0, pooling(1, tuple(exemplar.shape[-2:]), (side, side), FULL_SIZE_SCALE))
+    return TextureObjective(config, build_backbone(config.backbone, config.pooling, False, 0), exemplar,
+                            side + 2 * margin, side + 2 * margin, tile=tile, copy_penalty=penalty, margin=margin)
+
+
+def test_the_full_size_objective_charges_a_copied_canvas_but_not_its_margin():
+    exemplar = image_to_tensor(make_texture(64, seed=3), "cpu")
+    copied = exemplar.repeat(1, 1, 2, 2)  # 128 px of the exemplar four times over: copies everywhere
+    noise = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
+    assert float(full_size_objective(1.0, exemplar, 128)(copied)["copy"]) > 0.1
+    assert float(full_size_objective(1.0, exemplar, 128)(noise)["copy"]) == 0.0
+    assert "copy" not in full_size_objective(0.0, exemplar, 128)(copied)  # weight 0: no term
+    # Noise inside a 24 px margin of copies: the margin is cut off, so nothing there is a copy.
+    framed = exemplar.repeat(1, 1, 3, 3)[:, :, :176, :176].clone()
+    framed[:, :, 24:152, 24:152] = noise
+    assert float(full_size_objective(1.0, exemplar, 128, margin=24)(framed)["copy"]) == 0.0
+    # Evaluated in tiles, the statistics are gathered piece by piece; the term still reads the whole canvas.
+    tiled = full_size_objective(1.0, exemplar, 128, tile=64)
+    assert tiled.tiling is not None
+    canvas = copied.clone().requires_grad_(True)
+    terms = tiled.loss_and_grad(canvas)
+    assert float(terms["copy"]) > 0.1 and canvas.grad is not None and canvas.grad.abs().sum() > 0
+
+
+def test_a_run_reports_it_on_the_full_size_level_of_a_small_exemplar():
+    config = SynthConfig(width=96, height=96, steps=2, backbone="random-multiscale", layers=("relu_k3",),
+                         gram_weight=1.0, pyramid_levels=2, copy_weight=1.0, device="cpu", preview_every=1)
+    terms_by_level: dict[int, set] = {}
+    run_synthesis(config, make_texture(64, seed=1),
+                  on_step=lambda r: terms_by_level.setdefault(r.level, set()).update(r.losses))
+    assert "copy" in terms_by_level[1] and "copy" not in terms_by_level[0]
+    whole: set = set()  # an exemplar as large as the output: none
+    run_synthesis(config, make_texture(96, seed=1), on_step=lambda r: whole.update(r.losses))
+    assert "gram/relu_k3" in whole and "copy" not in whole
 
 
 def test_its_sample_of_a_large_canvas_is_seeded():
@@ -115,3 +163,15 @@ def test_its_sample_of_a_large_canvas_is_seeded():
     canvas[:, :, :100, :100] = exemplar[:, :, 50:150, 50:150]  # a copied corner, so the value is not 0
     values = [float(CopyPenalty(exemplar, False, seed, level)(canvas)) for seed, level in ((0, 0), (0, 0), (0, 1))]
     assert values[0] == values[1] > 0 and values[2] != values[0]
+
+
+@pytest.mark.parametrize("side", [40, 300])  # every window, and every 2nd (EXEMPLAR_WINDOWS)
+def test_the_windows_left_out_of_the_runner_up_are_exactly_those_overlapping_the_best(side):
+    penalty = CopyPenalty(torch.rand(1, 3, side, side + 13, generator=torch.Generator().manual_seed(0)), False, 0, 0)
+    where = torch.tensor([0, penalty.columns - 1, len(penalty.theirs) - 1, len(penalty.theirs) // 2 + 3])
+    index = torch.arange(len(penalty.theirs))
+    tops, lefts = index // penalty.columns * penalty.stride, index % penalty.columns * penalty.stride
+    expected = ((tops[None] - tops[where][:, None]).abs() < COPY_WINDOW) \
+        & ((lefts[None] - lefts[where][:, None]).abs() < COPY_WINDOW)
+    marked = torch.zeros(len(where), len(penalty.theirs)).scatter_(1, penalty._overlapping(where), 1.0).bool()
+    assert torch.equal(marked, expected) and expected.sum(dim=1).min() > 1

@@ -96,6 +96,10 @@ def test_settings_panel_presets(qtbot, model):
     assert context.value() == model.config.layout_context_weight == 0.0 and "copies" in context.toolTip()
     context.setValue(1.0)
     assert model.config.layout_context_weight == 1.0
+    copy = panel.loss_weights["copy_weight"]  # on in the presets, for an exemplar smaller than the output
+    assert copy.value() == model.config.copy_weight == 1.0 and "copy" in copy.toolTip()
+    copy.setValue(0.0)
+    assert model.config.copy_weight == 0.0
     assert model.config.layers == TINY.layers  # the preset keeps the user's network and layers
     auto = panel.advanced["auto_layout"]
     assert not auto.isChecked() and "repeats" in auto.toolTip()  # the structured preset is laid out always

@@ -100,6 +100,9 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         help="on the layout levels (the half-size one seen at quarter size), push windows of the "
                         "canvas off places they copy from the exemplar (not off a lattice's repeats); 0 = off "
                         "(default 1)")
+    parser.add_argument("--copy-weight", type=float, default=None, metavar="WEIGHT",
+                        help="on the full-size level, seen at half size, push windows of the canvas off places "
+                        "they copy from an exemplar smaller than the output; 0 = off (default 1)")
     parser.add_argument("--layout-context", type=float, default=None, metavar="WEIGHT",
                         help="on the layout levels of 64 px and up, match each pixel patch together with the "
                         "blurred canvas around it, so brick rows run on rather than bend or break; copies "
@@ -185,6 +188,7 @@ def config_from_args(args: argparse.Namespace):
                           ("coarse_layout_steps", "coarse_layout_steps"), ("layout_grow_steps", "layout_grow_steps"),
                           ("layout_phases", "layout_phases"),
                           ("layout_min_share", "layout_min_share"), ("layout_copy_weight", "layout_copy_weight"),
+                          ("copy_weight", "copy_weight"),
                           ("layout_context", "layout_context_weight"),
                           ("layout_energy", "layout_energy_weight"),
                           ("optimizer", "optimizer"), ("history", "lbfgs_history"), ("exemplar_size", "exemplar_size"),

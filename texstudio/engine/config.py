@@ -129,6 +129,13 @@ class SynthConfig:
     # bend or break. 0 = off, the default: it also copies more of a small exemplar (the
     # held-out scikit-image brick half 0.076 -> 0.107 at half scale; docs/layout_context).
     layout_context_weight: float = 0.0
+    # Weight of the full-size level's copy term (engine/copy_penalty.py), seen at half size:
+    # the layout's near-copies, sharpened by the feature losses, come back as copies at half
+    # scale (the held-out scikit-image brick half: 0.04 of its windows after the layout
+    # levels, 0.076 at the end). Only where the exemplar, halved, has fewer windows than the
+    # canvas halved. 0 = off, as before (so old sidecars replay); the default (presets) is 1
+    # (docs/full_copy).
+    copy_weight: float = 0.0
     # Decide the layout by the exemplar: when it repeats (engine/periodicity.py), run the
     # "structured" split of these steps instead (5 levels, the coarse ones laid out from
     # pixel patches, about the same time); otherwise run as set. Only for runs from noise
@@ -220,6 +227,8 @@ class SynthConfig:
             raise ConfigError(f"layout_copy_weight must be a finite number >= 0, got {self.layout_copy_weight!r}")
         if not _is_number(self.layout_context_weight) or not 0 <= self.layout_context_weight < math.inf:
             raise ConfigError(f"layout_context_weight must be a finite number >= 0, got {self.layout_context_weight!r}")
+        if not _is_number(self.copy_weight) or not 0 <= self.copy_weight < math.inf:
+            raise ConfigError(f"copy_weight must be a finite number >= 0, got {self.copy_weight!r}")
         if not _is_number(self.layout_energy_weight) or not 0 <= self.layout_energy_weight < math.inf:
             raise ConfigError(f"layout_energy_weight must be a finite number >= 0, got {self.layout_energy_weight!r}")
         if not isinstance(self.auto_layout, bool):

@@ -12,7 +12,9 @@ import torch.nn.functional as F
 
 from texstudio.engine import acceleration
 from texstudio.engine.backbones import Backbone
+from texstudio.engine.canvas import without_margin
 from texstudio.engine.config import SynthConfig
+from texstudio.engine.copy_penalty import CopyPenalty
 from texstudio.engine.errors import ConfigError
 from texstudio.engine.losses import (
     SpectrumConstraint, backward_sum, channel_means, correlation_shifts, flatten_positions, gram_matrix,
@@ -38,8 +40,12 @@ class TextureObjective:
 
     def __init__(self, config: SynthConfig, backbone: Backbone, exemplar: torch.Tensor,
                  height: int, width: int, level: int = 0, target_backbone: Backbone | None = None,
-                 tile: int | None = None) -> None:
+                 tile: int | None = None, copy_penalty: CopyPenalty | None = None, margin: int = 0) -> None:
         self.backbone = backbone
+        # The full-size level's copy term (SynthConfig.copy_weight), on the canvas without its
+        # ``margin``: the margin is cut off, so what it copies is never seen.
+        self.copy_penalty = copy_penalty if config.copy_weight else None
+        self.margin = margin
         self.config = config
         self.layer_weights = config.weights_by_layer(backbone.default_layers)
         backbone.check_layers(self.layer_weights)
@@ -165,7 +171,7 @@ class TextureObjective:
             points, self.target_points[name], self._directions(points.shape[0]))
 
     def _pixel_terms(self, canvas: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The terms read from the canvas's pixels, not from features: colour and spectrum."""
+        """The terms read from the canvas's pixels, not from features: colour, spectrum and copying."""
         config = self.config
         terms: dict[str, torch.Tensor] = {}
         if self.target_pixels is not None:
@@ -175,6 +181,8 @@ class TextureObjective:
                 random_directions(3, 32, self.generator).to(self.device))
         if self.spectrum is not None:
             terms["spectrum"] = config.spectrum_weight * self.spectrum(canvas)
+        if self.copy_penalty is not None:
+            terms["copy"] = config.copy_weight * self.copy_penalty(without_margin(canvas, self.margin))
         return terms
 
     def __call__(self, canvas: torch.Tensor) -> dict[str, torch.Tensor]:

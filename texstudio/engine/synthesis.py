@@ -20,7 +20,7 @@ from texstudio.engine.canvas import (
     add_margin, image_to_tensor, initial_canvas, next_level_canvas, resize_canvas, tensor_to_image, without_margin,
 )
 from texstudio.engine.config import SynthConfig
-from texstudio.engine.copy_penalty import CopyPenalty, pooling as copy_pooling
+from texstudio.engine.copy_penalty import FULL_SIZE_MAX_PAIRS, FULL_SIZE_SCALE, CopyPenalty, pooling as copy_pooling
 from texstudio.engine.devices import resolve_device
 from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, is_out_of_memory
 from texstudio.engine.generators import drive, mapped
@@ -217,6 +217,15 @@ def out_of_memory(config: SynthConfig, device: torch.device) -> ResourceError:
                          + ", ".join(hints))
 
 
+def full_size_copy(config: SynthConfig, exemplar: torch.Tensor, factor: int, level: int) -> CopyPenalty | None:
+    """The full-size level's copy term (SynthConfig.copy_weight), seen at half size; None where it has none."""
+    if factor != 1 or not config.copy_weight:
+        return None
+    pool = copy_pooling(1, tuple(exemplar.shape[-2:]), (config.height, config.width), FULL_SIZE_SCALE)
+    return (CopyPenalty(exemplar, config.tileable, config.seed, level, pool, FULL_SIZE_MAX_PAIRS)
+            if pool else None)
+
+
 def make_optimizer(config: SynthConfig, canvas: torch.Tensor) -> torch.optim.Optimizer:
     if config.optimizer == "lbfgs":
         # max_iter=1: one evaluation per step() call, so --steps counts evaluations
@@ -294,7 +303,9 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
                                           config.layout_copy_weight, copy_term, config.layout_context_weight)
                      if layout else
                      TextureObjective(config, backbone, exemplar_tensor, height + 2 * margin, width + 2 * margin,
-                                      level, target_backbone))
+                                      level, target_backbone, copy_penalty=full_size_copy(config, exemplar_tensor,
+                                                                                          factor, level),
+                                      margin=margin))
         if canvas is None:
             canvas = initial_canvas(config, exemplar_tensor, init, device, height, width)
             if layout and config.layout_grow_steps and from_noise and not config.tileable:

@@ -36,7 +36,7 @@ LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)"
           "layout_phases": "Patch layout: exemplar views per axis",
           "layout_min_share": "Patch layout: least patch share kept",
           "layout_energy_weight": "Layout: strand direction", "layout_copy_weight": "Layout: copy penalty",
-          "layout_context_weight": "Layout: patch context",
+          "layout_context_weight": "Layout: patch context", "copy_weight": "Copy penalty (full size)",
           "exemplar_size": "Exemplar max side (px, 0 = as is)", "auto_layout": "Lay out repeating exemplars",
           "lighting": "Exemplar's lighting", "edge_margin": "Edge margin (px, cut off)"}
 # Whole-number fields with a range of their own (others run from 0 up).
@@ -76,6 +76,9 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
                               "canvas that copy one place of the exemplar are pushed off it, so a small exemplar "
                               "is rearranged less verbatim; a lattice's repeats match many places and are left "
                               "alone; 0 = off",
+        "copy_weight": "On the full-size level, seen at half size, windows of the canvas that copy one place of "
+                       "an exemplar smaller than the output are pushed off it: the layout's near-copies, "
+                       "sharpened there, would otherwise come back as copies; 0 = off",
         "layout_context_weight": "On the patch-layout levels of 64 px and up, each 7x7 patch is matched together "
                                  "with the blurred canvas around it (13 px), so fine detail follows the larger "
                                  "shapes: brick rows run on instead of bending or breaking. It copies more of a "
