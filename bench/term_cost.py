@@ -28,6 +28,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+# The default's own full-size copy term (copy_weight 1) runs only for an exemplar with fewer
+# windows than the canvas at half size: this variant's is half the canvas's width, as a photo's half.
+COPY_VARIANT = "+ its copy term (exemplar half the width; --copy-weight 0 = off)"
 # Each variant: the SynthConfig fields it changes over the default.
 VARIANTS = {
     "default (Gram + colour)": {},
@@ -35,14 +38,15 @@ VARIANTS = {
     "+ spectrum 1": {"spectrum_weight": 1.0},
     "+ sliced Wasserstein 1": {"sw_weight": 1.0},
     "without the 23 px filters": {"layers": ("relu_k3", "relu_k5", "relu_k7", "relu_k11", "relu_k15")},
+    COPY_VARIANT: {},
 }
 
 
-def seconds_per_evaluation(size: int, fields: dict, steps: int = 6) -> float:
+def seconds_per_evaluation(size: int, fields: dict, steps: int = 6, exemplar_width: int | None = None) -> float:
     from texstudio.engine.presets import default_config
     from texstudio.engine.synthesis import synthesize
 
-    exemplar = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
+    exemplar = np.random.default_rng(0).random((size, exemplar_width or size, 3), dtype=np.float32)
     config = default_config(size, size, device="cpu").replace(steps=steps, preview_every=0, pyramid_levels=1,
                                                                **fields)
     times, last = [], None
@@ -113,7 +117,8 @@ def main() -> int:
         for _ in range(args.rounds):
             base = None
             for name, fields in VARIANTS.items():
-                measured = seconds_per_evaluation(size, fields)
+                measured = seconds_per_evaluation(size, fields,
+                                                  exemplar_width=size // 2 if name == COPY_VARIANT else None)
                 base = measured if base is None else base
                 seconds[name].append(measured)
                 ratios[name].append(measured / base)
