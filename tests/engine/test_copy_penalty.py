@@ -6,10 +6,11 @@ import torch
 from texstudio.engine.canvas import image_to_tensor
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.backbones import build_backbone
-from texstudio.engine.copy_penalty import COPY_WINDOW, EXEMPLAR_WINDOWS, FULL_SIZE_SCALE, CopyPenalty, pooling
+from texstudio.engine.copy_penalty import (COPY_WINDOW, EXEMPLAR_WINDOWS, FULL_SIZE_SCALE, FULL_SIZE_WINDOW, CopyPenalty,
+                                           pooling)
 from texstudio.engine.objective import TextureObjective
 from texstudio.engine.errors import ConfigError
-from texstudio.engine.synthesis import run_synthesis
+from texstudio.engine.synthesis import full_size_copy, run_synthesis
 
 from ..conftest import make_texture
 from .test_layout import checkerboard
@@ -117,12 +118,15 @@ def test_the_full_size_level_sees_it_at_half_size_where_the_exemplar_is_smaller(
     # A held-out half against a 256 px output: halved, 128x64 px against 128x128.
     assert pooling(1, (256, 128), (256, 256), FULL_SIZE_SCALE) == 2
     assert pooling(1, (256, 256), (256, 256), FULL_SIZE_SCALE) == 0  # a whole photo: left alone
+    assert pooling(1, (256, 128), (256, 256), FULL_SIZE_SCALE, FULL_SIZE_WINDOW) == 2  # its 16 px windows fit
+    assert pooling(1, (64, 30), (256, 256), FULL_SIZE_SCALE, FULL_SIZE_WINDOW) == 0  # 15 px once halved: they do not
+    assert pooling(1, (64, 30), (256, 256), FULL_SIZE_SCALE) == 2  # 11 px ones would
 
 
 def full_size_objective(copy_weight: float, exemplar: torch.Tensor, side: int, margin: int = 0, tile=None):
     config = SynthConfig(width=side, height=side, backbone="random-multiscale", layers=("relu_k3",),
                          gram_weight=1.0, copy_weight=copy_weight, device="cpu")
-    penalty = CopyPenalty(exemplar, False, 0, 0, pooling(1, tuple(exemplar.shape[-2:]), (side, side), FULL_SIZE_SCALE))
+    penalty = full_size_copy(config, exemplar, 1, 0)  # as a run builds it
     return TextureObjective(config, build_backbone(config.backbone, config.pooling, False, 0), exemplar,
                             side + 2 * margin, side + 2 * margin, tile=tile, copy_penalty=penalty, margin=margin)
 
@@ -165,13 +169,15 @@ def test_its_sample_of_a_large_canvas_is_seeded():
     assert values[0] == values[1] > 0 and values[2] != values[0]
 
 
+@pytest.mark.parametrize("window", [COPY_WINDOW, FULL_SIZE_WINDOW])
 @pytest.mark.parametrize("side", [40, 300])  # every window, and every 2nd (EXEMPLAR_WINDOWS)
-def test_the_windows_left_out_of_the_runner_up_are_exactly_those_overlapping_the_best(side):
-    penalty = CopyPenalty(torch.rand(1, 3, side, side + 13, generator=torch.Generator().manual_seed(0)), False, 0, 0)
+def test_the_windows_left_out_of_the_runner_up_are_exactly_those_overlapping_the_best(side, window):
+    penalty = CopyPenalty(torch.rand(1, 3, side, side + 13, generator=torch.Generator().manual_seed(0)), False, 0, 0,
+                          window=window)
     where = torch.tensor([0, penalty.columns - 1, len(penalty.theirs) - 1, len(penalty.theirs) // 2 + 3])
     index = torch.arange(len(penalty.theirs))
     tops, lefts = index // penalty.columns * penalty.stride, index % penalty.columns * penalty.stride
-    expected = ((tops[None] - tops[where][:, None]).abs() < COPY_WINDOW) \
-        & ((lefts[None] - lefts[where][:, None]).abs() < COPY_WINDOW)
+    expected = ((tops[None] - tops[where][:, None]).abs() < window) \
+        & ((lefts[None] - lefts[where][:, None]).abs() < window)
     marked = torch.zeros(len(where), len(penalty.theirs)).scatter_(1, penalty._overlapping(where), 1.0).bool()
     assert torch.equal(marked, expected) and expected.sum(dim=1).min() > 1

@@ -42,27 +42,31 @@ COPY_MIN_FACTOR = 4
 MAX_PAIRS = 1 << 24
 EXEMPLAR_WINDOWS = 1 << 16
 MIN_CANVAS_WINDOWS = 256
-# The full-size level's term (SynthConfig.copy_weight) looks at half size, and compares fewer
-# pairs: it runs beside the network's evaluations, and at MAX_PAIRS it added a fifth to the
-# held-out brick half's run.
+# The full-size level's term (SynthConfig.copy_weight) looks at half size, in the copy
+# metric's 16 px windows (metrics.copy_fraction): with 11 px ones the held-out brick half
+# still copied 0.07 to 0.12 of its 16 px windows at half scale, with these 0.004 to 0.013
+# (docs/full_copy, second part). It compares fewer pairs: it runs beside the network's
+# evaluations, and at MAX_PAIRS it added a fifth to the brick half's run; at 2^23 pairs of
+# these larger windows 7% (0.004 copied), at 2^22 3% (0.013).
 FULL_SIZE_SCALE = 2
-FULL_SIZE_MAX_PAIRS = 1 << 23
+FULL_SIZE_WINDOW = 16
+FULL_SIZE_MAX_PAIRS = 1 << 22
 TIE = 1e-4  # correlations this close to a second exact match are a repeat, not a copy
 
 
-def window_count(shape: tuple[int, int]) -> int:
-    """COPY_WINDOW px windows in an image of ``shape``."""
-    return max(0, shape[0] - COPY_WINDOW + 1) * max(0, shape[1] - COPY_WINDOW + 1)
+def window_count(shape: tuple[int, int], window: int = COPY_WINDOW) -> int:
+    """``window`` px windows in an image of ``shape``."""
+    return max(0, shape[0] - window + 1) * max(0, shape[1] - window + 1)
 
 
 def pooling(factor: int, exemplar_shape: tuple[int, int], canvas_shape: tuple[int, int],
-            scale: int = COPY_MIN_FACTOR) -> int:
+            scale: int = COPY_MIN_FACTOR, window: int = COPY_WINDOW) -> int:
     """How a level shrinking by ``factor`` gets the term: 0 not at all, else the pooling it is seen through.
 
     It is seen at ``scale`` (the output shrunk by that much) or coarser. For the layout
     levels, 1 for levels a quarter of the output's size or coarser, 2 for the half-size
     level (seen at quarter size); for the full-size level (``scale`` FULL_SIZE_SCALE), 2.
-    Only where the pooled canvas has more windows than the pooled exemplar, so that each of the exemplar's is asked for more than once: that is where
+    Only where the pooled canvas has more ``window`` px windows than the pooled exemplar, so that each of the exemplar's is asked for more than once: that is where
     runs of them come back together. A tileable canvas's are counted unwrapped, as
     layout_min_share counts its patches. A whole photo as large as the canvas is left as it
     was: on the whole checker stone photo the term broke the board's phase in one corner,
@@ -71,7 +75,7 @@ def pooling(factor: int, exemplar_shape: tuple[int, int], canvas_shape: tuple[in
     pool = max(1, -(-scale // max(1, factor)))
     exemplar = (exemplar_shape[0] // pool, exemplar_shape[1] // pool)
     canvas = (canvas_shape[0] // pool, canvas_shape[1] // pool)
-    fits = min(exemplar) > COPY_WINDOW and window_count(exemplar) < window_count(canvas)
+    fits = min(exemplar) > window and window_count(exemplar, window) < window_count(canvas, window)
     return pool if fits else 0
 
 
@@ -79,29 +83,30 @@ class CopyPenalty:
     """Mean over the canvas's windows of relu(c1 - COPY_FLOOR) where the best match is distinctive."""
 
     def __init__(self, exemplar: torch.Tensor, torus: bool, seed: int, level: int, pool: int = 1,
-                 max_pairs: int = MAX_PAIRS) -> None:
+                 max_pairs: int = MAX_PAIRS, window: int = COPY_WINDOW) -> None:
         self.torus = torus
+        self.window = window  # px, after pooling
         self.pool = pool  # both images average-pooled by this first (pooling())
         exemplar = F.avg_pool2d(exemplar, pool) if pool > 1 else exemplar
         height, width = exemplar.shape[-2:]
         self.stride = 1
-        while ((height - COPY_WINDOW) // self.stride + 1) * ((width - COPY_WINDOW) // self.stride + 1) \
+        while ((height - window) // self.stride + 1) * ((width - window) // self.stride + 1) \
                 > EXEMPLAR_WINDOWS and self.stride < 4:
             self.stride *= 2
         with torch.no_grad():
-            self.theirs, _ = unit_vectors(F.unfold(exemplar.float(), COPY_WINDOW, stride=self.stride)[0].t())
-        self.columns = (width - COPY_WINDOW) // self.stride + 1
+            self.theirs, _ = unit_vectors(F.unfold(exemplar.float(), window, stride=self.stride)[0].t())
+        self.columns = (width - window) // self.stride + 1
         self.keep = max(MIN_CANVAS_WINDOWS, max_pairs // len(self.theirs))
         # Its own stream: the patch term's draws stay as they were without this term.
         self.generator = torch.Generator().manual_seed(seed * 6151 + 3571 + level)
 
     def __call__(self, canvas: torch.Tensor) -> torch.Tensor:
         canvas = F.avg_pool2d(canvas, self.pool) if self.pool > 1 else canvas
-        if min(canvas.shape[-2:]) < COPY_WINDOW:
+        if min(canvas.shape[-2:]) < self.window:
             # No window fits, so nothing can be copied (the middle square a first level is grown from).
             return canvas.sum() * 0.0
         # Only the sampled windows are gathered: unfolding all of a 750 px level's would take 800 MB.
-        ours, norms = unit_vectors(sample_patches(canvas.float(), COPY_WINDOW, self.keep, self.generator,
+        ours, norms = unit_vectors(sample_patches(canvas.float(), self.window, self.keep, self.generator,
                                                   self.torus).t())
         with torch.no_grad():
             similarity = ours.detach() @ self.theirs.t()
@@ -119,12 +124,12 @@ class CopyPenalty:
     def _overlapping(self, where: torch.Tensor) -> torch.Tensor:
         """(N, K) indices of the exemplar's windows that overlap each of ``where``, some repeated.
 
-        Those within COPY_WINDOW px along both axes: on the grid of every ``stride``-th window,
-        a box reaching (COPY_WINDOW - 1) // stride either way. Clipped at the grid's edges the
+        Those within ``window`` px along both axes: on the grid of every ``stride``-th window,
+        a box reaching (window - 1) // stride either way. Clipped at the grid's edges the
         box's indices repeat ones inside it. Scattered into the similarities, this is a
         thousandth of the work of a mask over every pair, which was half the term's time.
         """
-        reach = (COPY_WINDOW - 1) // self.stride
+        reach = (self.window - 1) // self.stride
         span = torch.arange(-reach, reach + 1, device=where.device)
         rows = (where // self.columns)[:, None] + span
         columns = (where % self.columns)[:, None] + span

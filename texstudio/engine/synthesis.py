@@ -20,7 +20,8 @@ from texstudio.engine.canvas import (
     add_margin, image_to_tensor, initial_canvas, next_level_canvas, resize_canvas, tensor_to_image, without_margin,
 )
 from texstudio.engine.config import SynthConfig
-from texstudio.engine.copy_penalty import FULL_SIZE_MAX_PAIRS, FULL_SIZE_SCALE, CopyPenalty, pooling as copy_pooling
+from texstudio.engine.copy_penalty import (FULL_SIZE_MAX_PAIRS, FULL_SIZE_SCALE, FULL_SIZE_WINDOW, CopyPenalty,
+                                           pooling as copy_pooling)
 from texstudio.engine.devices import resolve_device
 from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, is_out_of_memory
 from texstudio.engine.generators import drive, mapped
@@ -221,8 +222,9 @@ def full_size_copy(config: SynthConfig, exemplar: torch.Tensor, factor: int, lev
     """The full-size level's copy term (SynthConfig.copy_weight), seen at half size; None where it has none."""
     if factor != 1 or not config.copy_weight:
         return None
-    pool = copy_pooling(1, tuple(exemplar.shape[-2:]), (config.height, config.width), FULL_SIZE_SCALE)
-    return (CopyPenalty(exemplar, config.tileable, config.seed, level, pool, FULL_SIZE_MAX_PAIRS)
+    pool = copy_pooling(1, tuple(exemplar.shape[-2:]), (config.height, config.width), FULL_SIZE_SCALE,
+                        FULL_SIZE_WINDOW)
+    return (CopyPenalty(exemplar, config.tileable, config.seed, level, pool, FULL_SIZE_MAX_PAIRS, FULL_SIZE_WINDOW)
             if pool else None)
 
 
