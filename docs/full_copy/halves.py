@@ -1,10 +1,11 @@
-"""Builds halves.jpg from level_strip.py's strips: per row the exemplar half, then the result off and on.
+"""Builds halves.jpg from level_strip.py's strips: per row the exemplar half, then the result off, with the 11 px term, and the default.
 
     .venv/bin/python docs/full_copy/halves.py STRIP_DIR
 
-STRIP_DIR holds s_TAG_off.png and s_TAG_on.png, written by
+STRIP_DIR holds s_TAG_off.png, s_TAG_on11.png and s_TAG_on.png, written by
 `docs/structure_probes/level_strip.py PHOTO STRIP_DIR/s_TAG_off.png SEED '{"copy_weight": 0}'` and the
-same with `{}` (tags and photos: README.md's table).
+same with `{}`, on the first version (11 px windows, 2^23 pairs: s_TAG_on11.png) and on the
+default (tags and photos: README.md's tables).
 """
 
 import sys
@@ -26,17 +27,20 @@ def exemplar_and_result(strip: Image.Image, tag: str) -> tuple[Image.Image, Imag
 
 
 def main(strip_dir: Path) -> None:
-    sheet = Image.new("RGB", (132 + 260 * 2, 20 + 276 * len(ROWS)), "white")
+    columns = (("off", "--copy-weight 0"), ("on11", "first version: 11 px windows"), ("on", "default: 16 px windows"))
+    sheet = Image.new("RGB", (132 + 260 * len(columns), 20 + 276 * len(ROWS)), "white")
     draw = ImageDraw.Draw(sheet)
-    for x, title in ((4, "exemplar"), (136, "--copy-weight 0"), (396, "default (copy weight 1)")):
-        draw.text((x, 4), title, fill="black")
+    draw.text((4, 4), "exemplar", fill="black")
+    for index, (_, title) in enumerate(columns):
+        draw.text((136 + 260 * index, 4), title, fill="black")
     for index, (tag, label) in enumerate(ROWS):
         y = 20 + 276 * index
-        exemplar, off = exemplar_and_result(Image.open(strip_dir / f"s_{tag}_off.png").convert("RGB"), tag)
-        _, on = exemplar_and_result(Image.open(strip_dir / f"s_{tag}_on.png").convert("RGB"), tag)
         draw.text((4, y), label, fill="black")
-        for x, image in ((0, exemplar), (132, off), (392, on)):
-            sheet.paste(image, (x, y + 16))
+        for index, (suffix, _) in enumerate(columns):
+            strip = Image.open(strip_dir / f"s_{tag}_{suffix}.png").convert("RGB")
+            exemplar, result = exemplar_and_result(strip, tag)
+            sheet.paste(result, (132 + 260 * index, y + 16))
+        sheet.paste(exemplar, (0, y + 16))
     sheet.save(Path(__file__).with_name("halves.jpg"), quality=85)
 
 
