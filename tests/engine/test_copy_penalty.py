@@ -6,8 +6,9 @@ import torch
 from texstudio.engine.canvas import image_to_tensor
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.backbones import build_backbone
-from texstudio.engine.copy_penalty import (COPY_WINDOW, EXEMPLAR_WINDOWS, FULL_SIZE_SCALE, FULL_SIZE_WINDOW, CopyPenalty,
-                                           pooling)
+from texstudio.engine.copy_penalty import (
+    COPY_WINDOW, EXEMPLAR_WINDOWS, FULL_SIZE_SCALE, FULL_SIZE_WINDOW, CopyPenalty, pooling,
+)
 from texstudio.engine.objective import TextureObjective
 from texstudio.engine.errors import ConfigError
 from texstudio.engine.synthesis import full_size_copy, run_synthesis

@@ -66,8 +66,9 @@ def pooling(factor: int, exemplar_shape: tuple[int, int], canvas_shape: tuple[in
     It is seen at ``scale`` (the output shrunk by that much) or coarser. For the layout
     levels, 1 for levels a quarter of the output's size or coarser, 2 for the half-size
     level (seen at quarter size); for the full-size level (``scale`` FULL_SIZE_SCALE), 2.
-    Only where the pooled canvas has more ``window`` px windows than the pooled exemplar, so that each of the exemplar's is asked for more than once: that is where
-    runs of them come back together. A tileable canvas's are counted unwrapped, as
+    Only where the pooled canvas has more ``window`` px windows than the pooled exemplar,
+    so that each of the exemplar's is asked for more than once: that is where runs of them
+    come back together. A tileable canvas's are counted unwrapped, as
     layout_min_share counts its patches. A whole photo as large as the canvas is left as it
     was: on the whole checker stone photo the term broke the board's phase in one corner,
     where without it the board was regular (docs/anti_copy).

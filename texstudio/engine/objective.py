@@ -42,9 +42,10 @@ class TextureObjective:
                  height: int, width: int, level: int = 0, target_backbone: Backbone | None = None,
                  tile: int | None = None, copy_penalty: CopyPenalty | None = None, margin: int = 0) -> None:
         self.backbone = backbone
-        # The full-size level's copy term (SynthConfig.copy_weight), on the canvas without its
-        # ``margin``: the margin is cut off, so what it copies is never seen.
-        self.copy_penalty = copy_penalty if config.copy_weight else None
+        # The full-size level's copy term (SynthConfig.copy_weight; synthesis.full_size_copy gives
+        # None where it has none), on the canvas without its ``margin``: the margin is cut off,
+        # so what it copies is never seen.
+        self.copy_penalty = copy_penalty
         self.margin = margin
         self.config = config
         self.layer_weights = config.weights_by_layer(backbone.default_layers)
