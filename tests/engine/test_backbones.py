@@ -129,3 +129,14 @@ def test_planar_twin_keeps_the_weights_and_stops_wrapping():
     shifted = torus(torch.roll(image, 8, dims=-1), layers)["relu1_1"]
     assert torch.allclose(torch.roll(wrapped["relu1_1"], 8, dims=-1), shifted, atol=1e-5)  # still a torus
     assert all(m.padding_mode == "circular" for m in torus.modules() if isinstance(m, torch.nn.Conv2d))
+
+
+@pytest.mark.parametrize("layer", ["relu1_1", "relu3_1", "relu5_1"])
+def test_planar_vgg19_paints_no_frame_on_a_flat_image(layer):
+    # Zero padding would make the border positions of every layer differ from the middle
+    # ones on a flat grey image, a frame the canvas then learns to paint (docs/grass_blades).
+    network = VGG19(seed=0)
+    features = network(torch.full((1, 3, 64, 64), 0.4), [layer])[layer][0]
+    spread = (features - features[:, features.shape[1] // 2, features.shape[2] // 2, None, None]).abs().amax()
+    assert spread <= 1e-4 * features.abs().amax().clamp_min(1e-6)
+    assert features.abs().amax() > 0  # not flat because it is all zero

@@ -167,7 +167,10 @@ class VGG19(SequentialBackbone):
     def __init__(self, pooling: str = "avg", torus: bool = False, seed: int = 0,
                  weights: str | Path | None = "auto") -> None:
         super().__init__()
-        padding_mode = "circular" if torus else "zeros"
+        # Not zeros, as torchvision pads: a zero frame is a strong feature to random weights, and
+        # an exemplar narrower than the canvas (half a photo) holds more of it. Matching that, the
+        # canvas came out with a contrasty frame around a grey, flat middle (docs/grass_blades).
+        padding_mode = "circular" if torus else self.planar_padding
         in_channels = 3
         for block, (count, channels) in enumerate(zip(VGG19_BLOCKS, VGG19_CHANNELS), start=1):
             for index in range(1, count + 1):
