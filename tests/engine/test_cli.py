@@ -63,7 +63,7 @@ def test_no_options_means_the_offline_default_preset(texture_file, tmp_path):
     # The sidecar holds what ran: auto_layout resolved (at 30 px there is no level to lay out:
     # half of it is under the layout's 16 px), and the lighting (a canvas smaller than the 64 px exemplar keeps it).
     expected = default_config(30, 30, device="cpu").replace(steps=2, preview_every=0, auto_layout=False,
-                                                            lighting="keep")
+                                                            auto_lattice=False, lighting="keep")
     assert used == expected
     assert used.backbone == "random-multiscale" and used.gram_weight > 0 and used.color_weight > 0
     assert used.pyramid_levels > 1
@@ -113,7 +113,14 @@ def test_a_repeating_exemplar_is_laid_out_by_default_and_says_so(tmp_path):
     exemplar = tmp_path / "bricks.png"
     Image.fromarray((bricks(64) * 255).astype(np.uint8)).save(exemplar)
     base = ["synth", exemplar, "--steps", "9", "--size", "64", "--device", "cpu"]
-    done = run_cli(*base, "-o", tmp_path / "auto.png")
+    # These bricks are a perfect lattice: by default they start from its mean cell (engine/lattice.py).
+    done = run_cli(*base, "-o", tmp_path / "lattice.png")
+    assert done.returncode == 0, done.stderr
+    assert "the exemplar repeats on a lattice" in done.stderr and "mean cell tiled" in done.stderr
+    config = json.loads((tmp_path / "lattice.json").read_text())["config"]
+    assert (config["init"], config["pyramid_levels"], config["layout_steps"], config["steps"]) == ("lattice", 2, 0, 9)
+    # Without the lattice start they are laid out from noise, the first level grown.
+    done = run_cli(*base, "--no-auto-lattice", "-o", tmp_path / "auto.png")
     assert done.returncode == 0, done.stderr
     assert "the exemplar repeats (periodicity" in done.stderr and "--no-auto-layout" in done.stderr
     assert "growing the layout from the middle, step 1 of" in done.stderr  # the first level is grown, and says so

@@ -115,6 +115,10 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         help="when the exemplar repeats (cells, checks, rows, tiles), lay it out first as "
                         "--pyramid 5 --layout-steps would, sharing --steps out in about the same time; "
                         "other exemplars run as set (default on, unless --pyramid or --layout-steps is given)")
+    parser.add_argument("--auto-lattice", action=argparse.BooleanOptionalAction, default=None,
+                        help="with --auto-layout: when the exemplar's cells repeat on a clear lattice (bricks, "
+                        "blocks, checks), start from its mean cell tiled instead of laying it out: rows stay "
+                        "straight (default on)")
     parser.add_argument("--lighting", choices=LIGHTINGS, default=None,
                         help="the exemplar's lighting (a smooth gradient across the photo): remove it before "
                              "learning, keep it, or auto, which removes it when the output has at least three times "
@@ -198,6 +202,8 @@ def config_from_args(args: argparse.Namespace):
             changes[field] = value
     if args.auto_layout is not None:
         changes["auto_layout"] = args.auto_layout
+    if args.auto_lattice is not None:
+        changes["auto_lattice"] = args.auto_lattice
     changes = with_hand_layout(changes)  # a pyramid asked for by hand is the one that runs
     if args.lr is not None:
         changes["learning_rate"] = args.lr

@@ -17,7 +17,7 @@ from texstudio.engine.errors import ConfigError
 MAX_SIDE = 8192
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("avg", "max")
-INITS = ("noise", "image")
+INITS = ("noise", "image", "lattice")
 LIGHTINGS = ("auto", "remove", "keep")
 MAX_PYRAMID_NOISE = 4.0
 # layout_phases: at the coarsest level of the structured split's 5 the exemplar is shrunk
@@ -141,6 +141,10 @@ class SynthConfig:
     # pixel patches, about the same time); otherwise run as set. Only for runs from noise
     # with layout_steps 0. The sidecar's config is what actually ran, with this off.
     auto_layout: bool = False
+    # With auto_layout: an exemplar that repeats on a clear lattice (bricks, blocks, checks;
+    # engine/lattice.py) starts from its mean cell tiled (init "lattice") instead of being
+    # laid out. The sidecar's config says init "lattice" with this off.
+    auto_lattice: bool = False
     # The exemplar's lighting (a smooth gradient across the photo, engine/lighting.py):
     # "remove" takes it out before synthesis, "keep" leaves it, "auto" removes it when the
     # canvas has at least three times the exemplar's pixels (lighting.AUTO_AREA_RATIO), where
@@ -153,7 +157,8 @@ class SynthConfig:
     lbfgs_history: int = 20
     # Step size: L-BFGS scales its own steps (1.0 is the textbook value); Adam in pixel units.
     learning_rate: float = 1.0
-    # "noise" (seeded, coloured like the exemplar) or "image" (start from a given canvas).
+    # "noise" (seeded, coloured like the exemplar), "image" (start from a given canvas) or
+    # "lattice" (the exemplar's mean cell tiled on its lattice: engine/lattice.py).
     init: str = "noise"
     # Canvas on a torus: circular padding everywhere, so the result tiles with no seam.
     tileable: bool = False
@@ -233,6 +238,8 @@ class SynthConfig:
             raise ConfigError(f"layout_energy_weight must be a finite number >= 0, got {self.layout_energy_weight!r}")
         if not isinstance(self.auto_layout, bool):
             raise ConfigError(f"auto_layout must be true or false, got {self.auto_layout!r}")
+        if not isinstance(self.auto_lattice, bool):
+            raise ConfigError(f"auto_lattice must be true or false, got {self.auto_lattice!r}")
         if self.lighting not in LIGHTINGS:
             raise ConfigError(f"lighting must be one of {', '.join(LIGHTINGS)}, got {self.lighting!r}")
         if self.optimizer not in OPTIMIZERS:

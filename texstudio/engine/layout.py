@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.copy_penalty import CopyPenalty
 from texstudio.engine.imageio import longest_side_shape, resize_longest_side
+from texstudio.engine.lattice import Lattice, fit_lattice
 from texstudio.engine.losses import (
     backward_sum, gather_patches, patch_positions, random_directions, sample_patches, sliced_wasserstein,
 )
@@ -287,13 +288,26 @@ class LayoutChoice:
     config: SynthConfig  # auto_layout off: what ran, so a sidecar replays it exactly
     periodicity: float | None = None  # None when the exemplar was not measured
     note: str = ""  # one line for the user; empty when nothing changed
+    lattice: Lattice | None = None  # the lattice a config with init "lattice" starts from
+
+
+# Pyramid levels of a run started from the lattice: its first canvas is laid out already.
+# A coarser first level smears thin joints into streaks the finer levels keep (miniworld's
+# brick wall half, seed 0: spectrum 0.33 with 3 levels, 0.20 with 2; docs/lattice_init).
+LATTICE_LEVELS = 2
+
+
+def lattice_split(config: SynthConfig) -> SynthConfig:
+    """A plain run from the exemplar's mean cell tiled (engine/lattice.py), on at most LATTICE_LEVELS."""
+    return config.replace(init="lattice", pyramid_levels=min(config.pyramid_levels, LATTICE_LEVELS))
 
 
 def choose_layout(config: SynthConfig, exemplar: np.ndarray, from_noise: bool,
                   planned_levels: Callable[[SynthConfig], int] | None = None) -> LayoutChoice:
     """Resolve ``config.auto_layout`` for ``exemplar`` (as the engine sees it, after exemplar_size).
 
-    Laying out needs a canvas to lay out from scratch, so a run continued from an image, or
+    An exemplar that repeats on a clear lattice (engine/lattice.py) starts from its mean
+    cell tiled (init "lattice") instead of being laid out. Laying out needs a canvas to lay out from scratch, so a run continued from an image, or
     one whose layout_steps are set by hand, keeps its own settings. So does a canvas too
     small for the structured split to keep any level below full size (``planned_levels``,
     the number of levels the pyramid plan keeps for a config; None counts all of
@@ -302,12 +316,22 @@ def choose_layout(config: SynthConfig, exemplar: np.ndarray, from_noise: bool,
     """
     if not config.auto_layout:
         return LayoutChoice(config)
-    plain = config.replace(auto_layout=False)
+    plain = config.replace(auto_layout=False, auto_lattice=False)
     if config.layout_steps or not from_noise:
         return LayoutChoice(plain)
     score = periodicity(exemplar)
     if score < REPEATING:
         return LayoutChoice(plain, score)
+    # A clear lattice (bricks, blocks, checks) starts from its mean cell instead: no faults
+    # between cells grown in different places (docs/lattice_init). Not on a torus: the
+    # lattice rarely divides the canvas, and the wrap-around would be a fault of its own.
+    lattice = fit_lattice(exemplar) if config.auto_lattice and not config.tileable else None
+    if lattice is not None:
+        split = lattice_split(plain)
+        return LayoutChoice(split, score, (
+            f"the exemplar repeats on a lattice (periodicity {score:.2f}, cell {lattice.area:.0f} px, "
+            f"{lattice.share:.2f} of its variance): starting from its mean cell tiled "
+            f"({split.pyramid_levels} pyramid levels)"), lattice)
     structured = structured_split(plain)
     levels = planned_levels(structured) if planned_levels else structured.pyramid_levels
     if levels < 2:

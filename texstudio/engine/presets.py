@@ -62,7 +62,7 @@ def default_config(width: int | None = None, height: int | None = None, device: 
         width=width, height=height, device=device,
         steps=GPU_STEPS if on_gpu(device) else CPU_STEPS,
         backbone=DEFAULT_BACKBONE, gram_weight=1.0, sw_weight=0.0, spectrum_weight=0.0, color_weight=1.0,
-        pyramid_levels=3, pyramid_noise=1.0, auto_layout=True, layout_phases=4, layout_min_share=0.5,
+        pyramid_levels=3, pyramid_noise=1.0, auto_layout=True, auto_lattice=True, layout_phases=4, layout_min_share=0.5,
         layout_copy_weight=1.0, copy_weight=1.0, layout_grow_steps=GROW_STEPS, lighting="auto",
         exemplar_size=max(width, height),
     )

@@ -27,6 +27,7 @@ from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, 
 from texstudio.engine.generators import drive, mapped
 from texstudio.engine.growth import GROW_SEED_OFFSET, GrowthStep, grow_canvas
 from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, resize_longest_side
+from texstudio.engine.lattice import Lattice, fit_lattice, lattice_canvas
 from texstudio.engine.layout import (
     MIN_LAYOUT_EXEMPLAR_SIDE, MIN_LAYOUT_SIDE, PatchLayoutObjective, choose_layout, layout_optimizer, phase_views,
     patch_share_kept, phases_needed,
@@ -261,6 +262,18 @@ def synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None
         raise
 
 
+def lattice_start(config: SynthConfig, exemplar: np.ndarray, lattice: Lattice | None) -> np.ndarray:
+    """The first canvas of an ``init="lattice"`` run, at full size: the exemplar's mean cell tiled.
+
+    ``lattice``: the one auto_layout found, or None to find it (a replayed sidecar).
+    """
+    lattice = lattice or fit_lattice(exemplar)
+    if lattice is None:
+        raise ConfigError("init 'lattice' needs an exemplar whose cells repeat on a clear lattice (bricks, "
+                          "blocks, checks); this one has none: use init 'noise'")
+    return lattice_canvas(exemplar, lattice, config.height, config.width, np.random.default_rng(config.seed))
+
+
 def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None, init: np.ndarray | None,
                 device: torch.device) -> Generator[StepRecord, None, SynthResult]:
     started = time.perf_counter()
@@ -271,6 +284,8 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
     choice = choose_layout(config, exemplar, from_noise=from_noise,
                            planned_levels=lambda split: len(pyramid_plan(split, exemplar.shape[:2])))
     config = choice.config
+    if config.init == "lattice" and init is None:
+        init = lattice_start(config, exemplar, choice.lattice)
     backbone = build_backbone(config.backbone, config.pooling, config.tileable, config.seed).to(device)
     if acceleration.channels_last(device):
         backbone = backbone.to(memory_format=torch.channels_last)

@@ -103,7 +103,7 @@ def _from_dict(data: dict[str, Any]) -> GuiSettings:
 
 
 def _with_later_defaults(saved: dict[str, Any]) -> dict[str, Any]:
-    """A config written before ``auto_layout`` (or ``lighting``) existed gets the default's,
+    """A config written before ``auto_layout`` (or ``lighting``, ``auto_lattice``) existed gets the default's,
     not SynthConfig's off (keep).
 
     Otherwise everyone who had used the studio before would keep losing the cells, rows and
@@ -113,6 +113,8 @@ def _with_later_defaults(saved: dict[str, Any]) -> dict[str, Any]:
     defaults = default_config()
     if "lighting" not in saved:  # likewise for the lighting, added later still
         saved = {**saved, "lighting": defaults.lighting}
+    if "auto_lattice" not in saved:  # and the lattice start, later again
+        saved = {**saved, "auto_lattice": defaults.auto_lattice}
     if "auto_layout" in saved:
         return saved
     by_hand = any(name in saved and saved[name] != getattr(defaults, name) for name in HAND_LAYOUT_FIELDS)

@@ -38,6 +38,7 @@ LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)"
           "layout_energy_weight": "Layout: strand direction", "layout_copy_weight": "Layout: copy penalty",
           "layout_context_weight": "Layout: patch context", "copy_weight": "Copy penalty (full size)",
           "exemplar_size": "Exemplar max side (px, 0 = as is)", "auto_layout": "Lay out repeating exemplars",
+          "auto_lattice": "Start clear lattices from their mean cell",
           "lighting": "Exemplar's lighting", "edge_margin": "Edge margin (px, cut off)"}
 # Whole-number fields with a range of their own (others run from 0 up).
 INT_RANGES = {"edge_margin": (0, MAX_EDGE_MARGIN)}
@@ -91,6 +92,9 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
                        "beyond its centre), run it as the Structured preset would: 5 pyramid levels, the "
                        "coarse ones laid out from pixel patches, in about the same time. Other exemplars "
                        "run as set. Off when patch layout steps are set by hand or when continuing",
+        "auto_lattice": "With the layout on: when the exemplar's cells repeat on a clear lattice (bricks, "
+                        "blocks, checks), start from the exemplar averaged over its lattice and tiled, rather "
+                        "than laying the cells out: rows stay straight and in step across the picture",
         "lighting": "The photo's lighting (a smooth gradient or vignette across it). remove: take it out "
                     "before learning; keep: leave it; auto: remove it when the output has at least three "
                     "times the exemplar's pixels, where it came back as bright and dark bands along the edges"}

@@ -1,0 +1,101 @@
+"""The lattice start: finding an exemplar's lattice, tiling its mean cell, and auto_layout choosing it."""
+
+import numpy as np
+import pytest
+
+from texstudio.engine.config import SynthConfig
+from texstudio.engine.errors import ConfigError
+from texstudio.engine.lattice import MIN_SHARE, explained_share, fit_lattice, lattice_canvas
+from texstudio.engine.layout import choose_layout, structured_split
+from texstudio.engine.synthesis import run_synthesis
+
+from .test_layout import checkerboard
+from .test_periodicity import CONFIG, bricks, smooth_noise
+
+# bricks(): courses 16 px high, bricks 32 px long, every other course shifted by 16 px.
+BOND = np.array([[16.0, 16.0], [0.0, 32.0]])
+
+
+def on_bond_lattice(vector) -> bool:
+    """Whether a (dy, dx) vector is a whole number of the bricks' lattice vectors, within half a pixel."""
+    whole = np.linalg.solve(BOND.T, np.asarray(vector, float))
+    return bool(np.abs(BOND.T @ np.round(whole) - vector).max() < 0.5)
+
+
+def test_bricks_have_their_running_bond_lattice():
+    lattice = fit_lattice(bricks(128, seed=3))
+    assert lattice is not None and lattice.share >= MIN_SHARE
+    assert on_bond_lattice(lattice.v1) and on_bond_lattice(lattice.v2)
+    # The cell is the bond's, or a few of them: never a course without its head joints.
+    assert lattice.area == pytest.approx(512 * round(lattice.area / 512), abs=8)
+
+
+def test_stochastic_images_and_a_wrong_lattice_have_none():
+    for seed in range(3):
+        assert fit_lattice(smooth_noise(128, seed)) is None
+    image = bricks(128, seed=1)
+    right = explained_share(image, (16.0, 16.0), (0.0, 32.0), held_out=True)
+    stacked = explained_share(image, (16.0, 0.0), (0.0, 32.0), held_out=True)  # the courses, no half-brick offset
+    wrong = explained_share(image, (13.0, 0.0), (0.0, 27.0), held_out=True)
+    # measured 0.995, 0.81, -0.07: the long mortar lines alone explain much, the offset the rest
+    assert right > 0.95 and stacked < right - 0.1 and wrong < MIN_SHARE
+    # Fitted to noise, bins explain some variance in sample and none held out.
+    noise = smooth_noise(128, 5)
+    assert explained_share(noise, (16.0, 0.0), (0.0, 32.0)) > explained_share(noise, (16.0, 0.0), (0.0, 32.0),
+                                                                               held_out=True)
+
+
+def test_the_canvas_is_the_mean_cell_tiled_at_a_seeded_phase():
+    image = bricks(128, seed=2)
+    lattice = fit_lattice(image)
+    canvas = lattice_canvas(image, lattice, 96, 160, np.random.default_rng(0))
+    assert canvas.shape == (96, 160, 3) and canvas.dtype == np.float32
+    # One cell repeated: the lattice explains all of it but the bilinear sampling's blur.
+    assert explained_share(canvas, lattice.v1, lattice.v2) > 0.99
+    # Mortar and brick both there: light lines on red.
+    assert canvas[..., 0].max() > 0.75 and canvas[..., 2].min() < 0.3
+    again = lattice_canvas(image, lattice, 96, 160, np.random.default_rng(0))
+    other = lattice_canvas(image, lattice, 96, 160, np.random.default_rng(1))
+    assert np.array_equal(canvas, again) and not np.allclose(canvas, other, atol=0.05)
+
+
+def test_auto_lattice_starts_a_clear_lattice_from_its_mean_cell():
+    config = CONFIG.replace(steps=180, auto_lattice=True)
+    choice = choose_layout(config, bricks(), from_noise=True)
+    assert choice.lattice is not None and choice.config.init == "lattice"
+    # What runs is the plain run from that start, recorded so that it replays.
+    assert choice.config == CONFIG.replace(steps=180, auto_layout=False, init="lattice", pyramid_levels=2)
+    assert "lattice" in choice.note and "mean cell" in choice.note
+    # Off, on a torus, or without a clear lattice: the patch layout as before.
+    laid_out = structured_split(CONFIG.replace(steps=180, auto_layout=False))
+    assert choose_layout(CONFIG.replace(steps=180), bricks(), from_noise=True).config == laid_out
+    tile = choose_layout(config.replace(tileable=True), bricks(), from_noise=True)
+    assert tile.lattice is None and tile.config.init == "noise"
+    noise = choose_layout(config, smooth_noise(128, 0), from_noise=True)
+    assert noise.lattice is None and noise.config.init == "noise"
+
+
+def test_a_run_from_the_lattice_keeps_the_bond_and_its_sidecar_replays_it():
+    exemplar = bricks(64)
+    records = []
+    result = run_synthesis(CONFIG.replace(auto_lattice=True), exemplar, on_step=records.append)
+    assert result.config.init == "lattice" and not result.config.auto_layout and not result.config.auto_lattice
+    assert "mean cell" in records[0].note
+    assert "patch" not in records[1].losses  # no layout steps: feature steps from the start
+    # The first canvas (the coarsest level's) already has the mortar's light lines.
+    first = records[0].preview
+    assert first.max() - first.min() > 0.3
+    again = run_synthesis(result.config, exemplar)
+    assert np.array_equal(again.image, result.image)
+
+
+def test_init_lattice_without_a_lattice_says_so():
+    with pytest.raises(ConfigError, match="lattice"):
+        run_synthesis(CONFIG.replace(auto_layout=False, init="lattice"), smooth_noise(64, 0))
+    with pytest.raises(ConfigError, match="auto_lattice"):
+        SynthConfig(auto_lattice="yes")
+
+
+def test_a_checkerboard_has_a_lattice_too():
+    lattice = fit_lattice(checkerboard(128, 16))
+    assert lattice is not None and lattice.share > 0.9

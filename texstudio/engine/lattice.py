@@ -1,0 +1,235 @@
+"""The lattice an exemplar's cells repeat on, and a first canvas of its averaged cell.
+
+A wall of bricks or blocks repeats one cell along two vectors. Laid out from noise, the
+cells grow in several places at once and meet in faults, rows bending and stepping where
+two grains meet (docs/structure_probes). Folding the exemplar onto its lattice, averaging
+every pixel with the pixels whole periods away, gives one mean cell: sharp where every
+cell agrees (the joints, the running bond's offset), smooth where cells differ (each
+brick's own colour and grain). Tiled over the canvas it is a start with every row
+straight and in phase; the feature losses then give the cells their texture back. The
+mean of six or more cells is no one place in the exemplar, so nothing is copied.
+
+Only a lattice the exemplar itself vouches for is used: the cell means taken from one
+half of the exemplar must predict the other half (``Lattice.share``, held-out share of
+variance), which noise or a stochastic texture never does, whatever the vectors.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from texstudio.engine.losses import periodic_component
+
+# Held-out share of variance a lattice must explain (docs/lattice_init: brick and block
+# walls and the checker 0.6 to 0.9; stochastic photos and the few-repeat tiles 0.3 or less).
+MIN_SHARE = 0.5
+# At least this many cells in the exemplar: the mean cell is then an average of that many
+# places, and both halves of the exemplar hold a few.
+MIN_REPEATS = 6
+# Lags of the autocorrelation searched for candidate vectors, as a share of the shorter side.
+MAX_LAG_FRACTION = 0.5
+PEAKS = 16  # strongest autocorrelation peaks kept from each of the two autocorrelations
+REFINED = 6  # candidate pairs refined to sub-pixel vectors before the best is chosen
+
+Vector = tuple[float, float]  # (dy, dx) in pixels
+
+
+@dataclass(frozen=True)
+class Lattice:
+    v1: Vector
+    v2: Vector
+    share: float  # held-out share of the exemplar's variance the mean cell explains
+
+    @property
+    def area(self) -> float:
+        return abs(self.v1[0] * self.v2[1] - self.v1[1] * self.v2[0])
+
+    def scaled(self, factor: float) -> Lattice:
+        return Lattice((self.v1[0] * factor, self.v1[1] * factor), (self.v2[0] * factor, self.v2[1] * factor),
+                       self.share)
+
+
+def _cells(shape: tuple[int, int], v1: Vector, v2: Vector, offset: Vector = (0.0, 0.0)):
+    """Each pixel's place in the cell, as fractional lattice coordinates (2, H*W), and the bins per side."""
+    height, width = shape
+    basis = np.array([[v1[0], v2[0]], [v1[1], v2[1]]], dtype=float)
+    yy, xx = np.mgrid[0:height, 0:width]
+    points = np.stack([yy.ravel() + offset[0], xx.ravel() + offset[1]]).astype(float)
+    coords = np.linalg.solve(basis, points)
+    # About one bin per pixel of the cell along each vector.
+    bins = (max(2, int(round(np.hypot(*v1)))), max(2, int(round(np.hypot(*v2)))))
+    return coords - np.floor(coords), bins
+
+
+def _bin_index(frac: np.ndarray, bins: tuple[int, int]) -> np.ndarray:
+    i = np.minimum((frac[0] * bins[0]).astype(int), bins[0] - 1)
+    j = np.minimum((frac[1] * bins[1]).astype(int), bins[1] - 1)
+    return i * bins[1] + j
+
+
+def _usable(shape: tuple[int, int], v1: Vector, v2: Vector) -> bool:
+    area = abs(v1[0] * v2[1] - v1[1] * v2[0])
+    if area < 16 or area > shape[0] * shape[1] / MIN_REPEATS:
+        return False
+    return area / (np.hypot(*v1) * np.hypot(*v2)) >= 0.3  # not nearly in line
+
+
+def explained_share(image: np.ndarray, v1: Vector, v2: Vector, held_out: bool = False) -> float:
+    """Share of ``image``'s variance (H, W, C) its lattice-cell means explain.
+
+    ``held_out``: the means from the top half predict the bottom half and the other way
+    round, so bins fitted to noise earn nothing (in-sample, a larger cell always explains
+    more: fewer pixels per bin).
+    """
+    height, width, channels = image.shape
+    if not _usable((height, width), v1, v2):
+        return 0.0
+    frac, bins = _cells((height, width), v1, v2)
+    index = _bin_index(frac, bins)
+    values = image.reshape(-1, channels).astype(float)
+    values = values - values.mean(axis=0)
+    size = bins[0] * bins[1]
+    if not held_out:
+        count = np.bincount(index, minlength=size).astype(float)
+        full = count > 0
+        between = sum((np.bincount(index, values[:, c], minlength=size)[full] ** 2 / count[full]).sum()
+                      for c in range(channels))
+        return float(between / max((values ** 2).sum(), 1e-12))
+    top = (np.arange(height * width) // width) < height // 2
+    residual = 0.0
+    for fit, test in ((top, ~top), (~top, top)):
+        count = np.bincount(index[fit], minlength=size).astype(float)
+        for c in range(channels):
+            means = np.bincount(index[fit], values[fit, c], minlength=size) / np.maximum(count, 1)
+            residual += ((values[test, c] - means[index[test]]) ** 2).sum()
+    return float(1.0 - residual / max((values ** 2).sum(), 1e-12))
+
+
+def _autocorrelation(grey: np.ndarray) -> np.ndarray:
+    """Circular autocorrelation of a mean-removed image, lag 0 at the centre and 1 there."""
+    grey = grey - grey.mean()
+    correlation = np.fft.fftshift(np.fft.ifft2(np.abs(np.fft.fft2(grey)) ** 2).real)
+    return correlation / max(correlation[grey.shape[0] // 2, grey.shape[1] // 2], 1e-12)
+
+
+def _peaks(correlation: np.ndarray) -> list[Vector]:
+    """The strongest local maxima of one half-plane of lags, past the central lobe."""
+    height, width = correlation.shape
+    padded = np.pad(correlation, 1, mode="edge")
+    around = np.stack([padded[1 + dy:1 + dy + height, 1 + dx:1 + dx + width]
+                       for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]).max(axis=0)
+    dy, dx = np.mgrid[0:height, 0:width]
+    dy, dx = dy - height // 2, dx - width // 2
+    radius = np.hypot(dy, dx)
+    peak = ((correlation >= around) & (radius >= 3) & (radius <= MAX_LAG_FRACTION * min(height, width))
+            & ((dy > 0) | ((dy == 0) & (dx > 0))))
+    order = np.argsort(-correlation[peak])[:PEAKS]
+    return [(float(dy[peak][i]), float(dx[peak][i])) for i in order]
+
+
+def _candidates(image: np.ndarray) -> list[Vector]:
+    """Lattice vectors worth trying: autocorrelation peaks, their halves, sums and differences."""
+    grey = periodic_component(torch.from_numpy(np.ascontiguousarray(image.mean(axis=2), dtype=np.float64))[None, None])
+    grey = grey[0, 0].numpy()
+    # The grey autocorrelation is dominated by long joints (a row of mortar correlates with
+    # itself at any shift along it); the gradients' sees the head joints that set the bond.
+    across = np.abs(np.roll(grey, -1, axis=1) - grey)
+    down = np.abs(np.roll(grey, -1, axis=0) - grey)
+    found = _peaks(_autocorrelation(grey)) + _peaks(np.minimum(_autocorrelation(across), _autocorrelation(down)))
+    strong = found[:6]
+    found += [(v[0] / 2, v[1] / 2) for v in strong]
+    found += [(p[0] + q[0], p[1] + q[1]) for p, q in itertools.combinations(strong, 2)]
+    found += [(p[0] - q[0], p[1] - q[1]) for p, q in itertools.combinations(strong, 2)]
+    unique: list[Vector] = []
+    for v in found:
+        v = v if v[0] > 0 or (v[0] == 0 and v[1] > 0) else (-v[0], -v[1])
+        if np.hypot(*v) >= 3 and all(abs(v[0] - u[0]) > 1 or abs(v[1] - u[1]) > 1 for u in unique):
+            unique.append(v)
+    return unique
+
+
+def _refine(image: np.ndarray, v1: Vector, v2: Vector) -> tuple[Vector, Vector, float]:
+    """Coordinate ascent on the in-sample share, steps from half a pixel down to 1/16."""
+    best = explained_share(image, v1, v2)
+    vectors = [list(v1), list(v2)]
+    step = 0.5
+    while step >= 1 / 16:
+        improved = True
+        while improved:
+            improved = False
+            for i, j, sign in itertools.product(range(2), range(2), (-1, 1)):
+                trial = [list(vectors[0]), list(vectors[1])]
+                trial[i][j] += sign * step
+                share = explained_share(image, tuple(trial[0]), tuple(trial[1]))
+                if share > best + 1e-6:
+                    best, vectors, improved = share, trial, True
+        step /= 2
+    return tuple(vectors[0]), tuple(vectors[1]), best
+
+
+def fit_lattice(image: np.ndarray) -> Lattice | None:
+    """The exemplar's lattice (``image`` (H, W, 3) in [0, 1]), or None where it has no clear one."""
+    shape = image.shape[:2]
+    pairs = [(explained_share(image, p, q), p, q)
+             for p, q in itertools.combinations(_candidates(image), 2) if _usable(shape, p, q)]
+    best: Lattice | None = None
+    for _, p, q in sorted(pairs, key=lambda item: -item[0])[:REFINED]:
+        v1, v2, _ = _refine(image, p, q)
+        if not _usable(shape, v1, v2):
+            continue
+        share = explained_share(image, v1, v2, held_out=True)
+        if best is None or share > best.share:
+            best = Lattice(v1, v2, share)
+    return best if best is not None and best.share >= MIN_SHARE else None
+
+
+def mean_cell(image: np.ndarray, lattice: Lattice) -> tuple[np.ndarray, tuple[int, int]]:
+    """The exemplar folded onto one cell: (bins0 * bins1, C) means, and the bins per side."""
+    height, width, channels = image.shape
+    frac, bins = _cells((height, width), lattice.v1, lattice.v2)
+    index = _bin_index(frac, bins)
+    size = bins[0] * bins[1]
+    count = np.bincount(index, minlength=size).astype(float)
+    values = image.reshape(-1, channels).astype(float)
+    means = np.stack([np.bincount(index, values[:, c], minlength=size) for c in range(channels)], axis=1)
+    means = (means / np.maximum(count, 1)[:, None]).reshape(bins[0], bins[1], channels)
+    # A lattice of whole-pixel vectors puts pixels in only some bins (64 places along a
+    # 72-bin side): each empty bin takes the mean of its filled neighbours, round the cell.
+    filled = (count > 0).reshape(bins)
+    while not filled.all():
+        total = np.zeros_like(means)
+        weight = np.zeros(bins)
+        for axis, shift in ((0, 1), (0, -1), (1, 1), (1, -1)):
+            total += np.roll(means * filled[..., None], shift, axis)
+            weight += np.roll(filled, shift, axis)
+        grow = ~filled & (weight > 0)
+        means[grow] = total[grow] / weight[grow][:, None]
+        filled = filled | grow
+    return means.reshape(-1, channels), bins
+
+
+def lattice_canvas(image: np.ndarray, lattice: Lattice, height: int, width: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """A (height, width, C) canvas of the mean cell tiled on the lattice, at a random phase.
+
+    ``lattice`` is at the scale of ``image`` and of the canvas. Sampled bilinearly from the
+    cell's bins, wrapping round the cell.
+    """
+    means, bins = mean_cell(image, lattice)
+    cell = means.reshape(bins[0], bins[1], -1)
+    phase = rng.random(2)
+    offset = (phase[0] * lattice.v1[0] + phase[1] * lattice.v2[0], phase[0] * lattice.v1[1] + phase[1] * lattice.v2[1])
+    frac, _ = _cells((height, width), lattice.v1, lattice.v2, offset)
+    u = frac[0] * bins[0] - 0.5  # bin centres at (k + 0.5) / bins
+    v = frac[1] * bins[1] - 0.5
+    u0, v0 = np.floor(u).astype(int), np.floor(v).astype(int)
+    fu, fv = (u - u0)[:, None], (v - v0)[:, None]
+    i0, i1 = u0 % bins[0], (u0 + 1) % bins[0]
+    j0, j1 = v0 % bins[1], (v0 + 1) % bins[1]
+    out = ((1 - fu) * (1 - fv) * cell[i0, j0] + (1 - fu) * fv * cell[i0, j1]
+           + fu * (1 - fv) * cell[i1, j0] + fu * fv * cell[i1, j1])
+    return out.reshape(height, width, -1).clip(0.0, 1.0).astype(np.float32)
