@@ -30,6 +30,12 @@ robosuite's wheel (MIT; textures for its simulated scenes): docs/heldout_robosui
     .venv/bin/python scripts/heldout_check.py /tmp/rst/{white-bricks,wood-tiles,wood-varnished-panels}.png \
         /tmp/rst/{dark-wood,light-gray-floor-tile,gray-felt,dirt,brass-ambra}.png \
         --tileable /tmp/rst/{white-bricks,wood-tiles}.png --out docs/heldout_robosuite
+
+A third, with grids, checks, blocks, grills and more bricks, ships inside miniworld's wheel
+(Apache-2.0; textures for its 3-D gridworld): docs/heldout_miniworld.
+
+    pip download miniworld==2.1.0 --no-deps -d /tmp/pk
+    unzip -j /tmp/pk/miniworld-*.whl 'miniworld/textures/*.png' -x 'miniworld/textures/chars/*' -d /tmp/mw
 """
 
 from __future__ import annotations
