@@ -30,6 +30,14 @@ def test_bricks_have_their_running_bond_lattice():
     assert lattice.area == pytest.approx(512 * round(lattice.area / 512), abs=8)
 
 
+def test_a_large_exemplar_is_fitted_shrunk_and_its_vectors_scaled_back():
+    # 512 px: fitted at 256 px (FIT_SIDE), so a 2048 px exemplar costs no more than this.
+    large = np.repeat(np.repeat(bricks(256, seed=4), 2, axis=0), 2, axis=1)
+    lattice = fit_lattice(large)
+    assert lattice is not None
+    assert on_bond_lattice(np.asarray(lattice.v1) / 2) and on_bond_lattice(np.asarray(lattice.v2) / 2)
+
+
 def test_stochastic_images_and_a_wrong_lattice_have_none():
     for seed in range(3):
         assert fit_lattice(smooth_noise(128, seed)) is None
