@@ -5,7 +5,9 @@ import pytest
 
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.errors import ConfigError
-from texstudio.engine.lattice import MIN_SHARE, explained_share, fit_lattice, lattice_canvas
+from texstudio.engine.lattice import (MIN_SHARE, Lattice, explained_share, fit_lattice, fitted_to_torus,
+                                     lattice_canvas)
+from texstudio.engine.metrics import seam_score
 from texstudio.engine.layout import choose_layout, structured_split
 from texstudio.engine.synthesis import run_synthesis
 
@@ -77,8 +79,12 @@ def test_auto_lattice_starts_a_clear_lattice_from_its_mean_cell():
     # Off, on a torus, or without a clear lattice: the patch layout as before.
     laid_out = structured_split(CONFIG.replace(steps=180, auto_layout=False))
     assert choose_layout(CONFIG.replace(steps=180), bricks(), from_noise=True).config == laid_out
+    # On a torus only where the lattice wraps round the canvas whole: 64 px is 4 courses and
+    # 2 bricks, 70 px across would be 2.19 bricks (a 9 % stretch).
     tile = choose_layout(config.replace(tileable=True), bricks(), from_noise=True)
-    assert tile.lattice is None and tile.config.init == "noise"
+    assert tile.lattice is not None and tile.config.init == "lattice"
+    odd = choose_layout(config.replace(tileable=True, width=70), bricks(), from_noise=True)
+    assert odd.lattice is None and odd.config.init == "noise"
     noise = choose_layout(config, smooth_noise(128, 0), from_noise=True)
     assert noise.lattice is None and noise.config.init == "noise"
 
@@ -95,6 +101,24 @@ def test_a_run_from_the_lattice_keeps_the_bond_and_its_sidecar_replays_it():
     assert first.max() - first.min() > 0.3
     again = run_synthesis(result.config, exemplar)
     assert np.array_equal(again.image, result.image)
+
+
+def test_on_a_torus_the_lattice_is_nudged_to_wrap_round_whole():
+    image = bricks(128, seed=5)
+    off = Lattice((16.3, 16.2), (0.0, 32.4), 0.9)  # a fit a little off the bond, as a photo's is
+    tiling = fitted_to_torus(off, 96, 128)
+    assert np.allclose(tiling.v1, (16, 16)) and np.allclose(tiling.v2, (0, 32))
+    # The canvas repeats with the tile's period: 8 columns more are its first 8 again.
+    canvas = lattice_canvas(image, off, 96, 128, np.random.default_rng(3), tiling)
+    wider = lattice_canvas(image, off, 96, 136, np.random.default_rng(3), tiling)
+    assert np.allclose(wider[:, :128], canvas) and np.allclose(wider[:, 128:], canvas[:, :8], atol=1e-5)
+    assert fitted_to_torus(Lattice((16.0, 16.0), (0.0, 32.0), 0.9), 96, 140) is None  # 4.4 bricks across
+    # A tileable run starts from such a canvas: seamless before its first step (nine steps
+    # of this small test config then leave colour noise, which says nothing of seams).
+    records = []
+    result = run_synthesis(CONFIG.replace(auto_lattice=True, tileable=True), bricks(64), on_step=records.append)
+    assert result.config.init == "lattice" and result.config.tileable
+    assert seam_score(records[0].preview) <= 1.0
 
 
 def test_init_lattice_without_a_lattice_says_so():

@@ -39,6 +39,9 @@ REFINED = 6  # candidate pairs refined to sub-pixel vectors before the best is c
 # grows with the pixels (2 to 7 s at 256 px on one core), and a vector found to 1/16 px at
 # 256 px is as close, relative to its cell, at any size.
 FIT_SIDE = 256
+# On a torus the canvas's sides must be whole lattice vectors: the lattice is nudged to make
+# them so, and used only if no vector changes by more than this share of its length.
+MAX_TORUS_STRETCH = 0.03
 
 Vector = tuple[float, float]  # (dy, dx) in pixels
 
@@ -195,6 +198,26 @@ def fit_lattice(image: np.ndarray) -> Lattice | None:
     return best if best is not None and best.share >= MIN_SHARE else None
 
 
+def fitted_to_torus(lattice: Lattice, height: int, width: int) -> Lattice | None:
+    """``lattice`` nudged so that (height, 0) and (0, width) are lattice vectors, or None.
+
+    A canvas tiled on it then wraps round with every cell whole: a seamless tile. Each side
+    is written as the nearest whole combination of the two vectors, and the vectors solved
+    back from those; None where that stretches a vector by more than MAX_TORUS_STRETCH (a
+    cell too large for the canvas to hold many).
+    """
+    basis = np.array([[lattice.v1[0], lattice.v2[0]], [lattice.v1[1], lattice.v2[1]]])
+    counts = np.rint(np.stack([np.linalg.solve(basis, [height, 0.0]), np.linalg.solve(basis, [0.0, width])]))
+    if abs(np.linalg.det(counts)) < 0.5:
+        return None
+    vectors = np.linalg.solve(counts, np.array([[height, 0.0], [0.0, width]]))
+    for new, old in zip(vectors, (lattice.v1, lattice.v2)):
+        if np.hypot(*(new - np.asarray(old))) > MAX_TORUS_STRETCH * np.hypot(*old):
+            return None
+    return Lattice((float(vectors[0][0]), float(vectors[0][1])), (float(vectors[1][0]), float(vectors[1][1])),
+                   lattice.share)
+
+
 def mean_cell(image: np.ndarray, lattice: Lattice) -> tuple[np.ndarray, tuple[int, int]]:
     """The exemplar folded onto one cell: (bins0 * bins1, C) means, and the bins per side."""
     height, width, channels = image.shape
@@ -221,17 +244,20 @@ def mean_cell(image: np.ndarray, lattice: Lattice) -> tuple[np.ndarray, tuple[in
 
 
 def lattice_canvas(image: np.ndarray, lattice: Lattice, height: int, width: int,
-                   rng: np.random.Generator) -> np.ndarray:
+                   rng: np.random.Generator, tiling: Lattice | None = None) -> np.ndarray:
     """A (height, width, C) canvas of the mean cell tiled on the lattice, at a random phase.
 
-    ``lattice`` is at the scale of ``image`` and of the canvas. Sampled bilinearly from the
-    cell's bins, wrapping round the cell.
+    ``lattice`` is at the scale of ``image`` and of the canvas; the cell is folded from the
+    exemplar on it and laid on the canvas on ``tiling`` (the same cell nudged to fit a torus:
+    ``fitted_to_torus``), or on ``lattice`` itself. Sampled bilinearly from the cell's bins,
+    wrapping round the cell.
     """
     means, bins = mean_cell(image, lattice)
     cell = means.reshape(bins[0], bins[1], -1)
+    tiling = tiling or lattice
     phase = rng.random(2)
-    offset = (phase[0] * lattice.v1[0] + phase[1] * lattice.v2[0], phase[0] * lattice.v1[1] + phase[1] * lattice.v2[1])
-    frac, _ = _cells((height, width), lattice.v1, lattice.v2, offset)
+    offset = (phase[0] * tiling.v1[0] + phase[1] * tiling.v2[0], phase[0] * tiling.v1[1] + phase[1] * tiling.v2[1])
+    frac, _ = _cells((height, width), tiling.v1, tiling.v2, offset)
     u = frac[0] * bins[0] - 0.5  # bin centres at (k + 0.5) / bins
     v = frac[1] * bins[1] - 0.5
     u0, v0 = np.floor(u).astype(int), np.floor(v).astype(int)

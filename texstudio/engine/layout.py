@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.copy_penalty import CopyPenalty
 from texstudio.engine.imageio import longest_side_shape, resize_longest_side
-from texstudio.engine.lattice import Lattice, fit_lattice
+from texstudio.engine.lattice import Lattice, fit_lattice, fitted_to_torus
 from texstudio.engine.losses import (
     backward_sum, gather_patches, patch_positions, random_directions, sample_patches, sliced_wasserstein,
 )
@@ -323,9 +323,11 @@ def choose_layout(config: SynthConfig, exemplar: np.ndarray, from_noise: bool,
     if score < REPEATING:
         return LayoutChoice(plain, score)
     # A clear lattice (bricks, blocks, checks) starts from its mean cell instead: no faults
-    # between cells grown in different places (docs/lattice_init). Not on a torus: the
-    # lattice rarely divides the canvas, and the wrap-around would be a fault of its own.
-    lattice = fit_lattice(exemplar) if config.auto_lattice and not config.tileable else None
+    # between cells grown in different places (docs/lattice_init). On a torus only where it
+    # can be nudged to wrap round whole (lattice.fitted_to_torus).
+    lattice = fit_lattice(exemplar) if config.auto_lattice else None
+    if lattice is not None and config.tileable and fitted_to_torus(lattice, config.height, config.width) is None:
+        lattice = None
     if lattice is not None:
         split = lattice_split(plain)
         return LayoutChoice(split, score, (
