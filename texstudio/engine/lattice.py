@@ -54,7 +54,11 @@ class Lattice:
 
     @property
     def area(self) -> float:
-        return abs(self.v1[0] * self.v2[1] - self.v1[1] * self.v2[0])
+        return _area(self.v1, self.v2)
+
+
+def _area(v1: Vector, v2: Vector) -> float:
+    return abs(v1[0] * v2[1] - v1[1] * v2[0])
 
 
 def _cells(shape: tuple[int, int], v1: Vector, v2: Vector, offset: Vector = (0.0, 0.0)):
@@ -75,8 +79,15 @@ def _bin_index(frac: np.ndarray, bins: tuple[int, int]) -> np.ndarray:
     return i * bins[1] + j
 
 
+def _bin_means(index: np.ndarray, values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(size,) pixel counts and (size, C) means of ``values`` (N, C) per bin; an empty bin's mean is 0."""
+    count = np.bincount(index, minlength=size).astype(float)
+    sums = np.stack([np.bincount(index, values[:, c], minlength=size) for c in range(values.shape[1])], axis=1)
+    return count, sums / np.maximum(count, 1)[:, None]
+
+
 def _usable(shape: tuple[int, int], v1: Vector, v2: Vector) -> bool:
-    area = abs(v1[0] * v2[1] - v1[1] * v2[0])
+    area = _area(v1, v2)
     if area < 16 or area > shape[0] * shape[1] / MIN_REPEATS:
         return False
     return area / (np.hypot(*v1) * np.hypot(*v2)) >= 0.3  # not nearly in line
@@ -97,20 +108,16 @@ def explained_share(image: np.ndarray, v1: Vector, v2: Vector, held_out: bool = 
     values = image.reshape(-1, channels).astype(float)
     values = values - values.mean(axis=0)
     size = bins[0] * bins[1]
+    total = max((values ** 2).sum(), 1e-12)
     if not held_out:
-        count = np.bincount(index, minlength=size).astype(float)
-        full = count > 0
-        between = sum((np.bincount(index, values[:, c], minlength=size)[full] ** 2 / count[full]).sum()
-                      for c in range(channels))
-        return float(between / max((values ** 2).sum(), 1e-12))
+        count, means = _bin_means(index, values, size)
+        return float((count[:, None] * means ** 2).sum() / total)
     top = (np.arange(height * width) // width) < height // 2
     residual = 0.0
     for fit, test in ((top, ~top), (~top, top)):
-        count = np.bincount(index[fit], minlength=size).astype(float)
-        for c in range(channels):
-            means = np.bincount(index[fit], values[fit, c], minlength=size) / np.maximum(count, 1)
-            residual += ((values[test, c] - means[index[test]]) ** 2).sum()
-    return float(1.0 - residual / max((values ** 2).sum(), 1e-12))
+        _, means = _bin_means(index[fit], values[fit], size)
+        residual += ((values[test] - means[index[test]]) ** 2).sum()
+    return float(1.0 - residual / total)
 
 
 def _autocorrelation(grey: np.ndarray) -> np.ndarray:
@@ -223,11 +230,8 @@ def mean_cell(image: np.ndarray, lattice: Lattice) -> tuple[np.ndarray, tuple[in
     height, width, channels = image.shape
     frac, bins = _cells((height, width), lattice.v1, lattice.v2)
     index = _bin_index(frac, bins)
-    size = bins[0] * bins[1]
-    count = np.bincount(index, minlength=size).astype(float)
-    values = image.reshape(-1, channels).astype(float)
-    means = np.stack([np.bincount(index, values[:, c], minlength=size) for c in range(channels)], axis=1)
-    means = (means / np.maximum(count, 1)[:, None]).reshape(bins[0], bins[1], channels)
+    count, means = _bin_means(index, image.reshape(-1, channels).astype(float), bins[0] * bins[1])
+    means = means.reshape(bins[0], bins[1], channels)
     # A lattice of whole-pixel vectors puts pixels in only some bins (64 places along a
     # 72-bin side): each empty bin takes the mean of its filled neighbours, round the cell.
     filled = (count > 0).reshape(bins)

@@ -307,8 +307,9 @@ def choose_layout(config: SynthConfig, exemplar: np.ndarray, from_noise: bool,
     """Resolve ``config.auto_layout`` for ``exemplar`` (as the engine sees it, after exemplar_size).
 
     An exemplar that repeats on a clear lattice (engine/lattice.py) starts from its mean
-    cell tiled (init "lattice") instead of being laid out. Laying out needs a canvas to lay out from scratch, so a run continued from an image, or
-    one whose layout_steps are set by hand, keeps its own settings. So does a canvas too
+    cell tiled (init "lattice") instead of being laid out. Laying out needs a canvas to lay
+    out from scratch, so a run continued from an image, or one whose layout_steps are set by
+    hand, keeps its own settings. So does a canvas too
     small for the structured split to keep any level below full size (``planned_levels``,
     the number of levels the pyramid plan keeps for a config; None counts all of
     ``pyramid_levels``): it would only lose steps. The note gives the levels that run, which
