@@ -7,7 +7,8 @@ every pixel with the pixels whole periods away, gives one mean cell: sharp where
 cell agrees (the joints, the running bond's offset), smooth where cells differ (each
 brick's own colour and grain). Tiled over the canvas it is a start with every row
 straight and in phase; the feature losses then give the cells their texture back. The
-mean of six or more cells is no one place in the exemplar, so nothing is copied.
+mean of six or more cells (four, where no lattice of six is clear: a checkerboard cropped
+to 2 x 4 squares) is no one place in the exemplar, so nothing is copied.
 
 Only a lattice the exemplar itself vouches for is used: the cell means taken from one
 half of the exemplar must predict the other half (``Lattice.share``, held-out share of
@@ -24,6 +25,7 @@ import torch
 
 from texstudio.engine.imageio import resize_longest_side
 from texstudio.engine.losses import periodic_component
+from texstudio.engine.periodicity import REPEATING, periodicity
 
 # Held-out share of variance a lattice must explain (docs/lattice_init: brick and block
 # walls and the checker 0.6 to 0.9; stochastic photos and the few-repeat tiles 0.3 or less).
@@ -31,12 +33,17 @@ MIN_SHARE = 0.5
 # At least this many cells in the exemplar: the mean cell is then an average of that many
 # places, and both halves of the exemplar hold a few.
 MIN_REPEATS = 6
+# Where no lattice of MIN_REPEATS cells is clear, one of this many to MIN_REPEATS is tried:
+# a checkerboard cropped to 2 x 4 squares holds four cells (and the periodicity measure,
+# which sees periods up to ~45 % of the shorter side, calls it stochastic: 0.07). Tried
+# second, so that a lattice of more cells is never passed over for a larger one.
+FEW_REPEATS = 4
 # Lags of the autocorrelation searched for candidate vectors, as a share of the shorter side.
 MAX_LAG_FRACTION = 0.5
 PEAKS = 16  # strongest autocorrelation peaks kept from each of the two autocorrelations
 REFINED = 6  # candidate pairs refined to sub-pixel vectors before the best is chosen
 # The fit runs on the exemplar shrunk to this side and its vectors are scaled back: its cost
-# grows with the pixels (2 to 7 s at 256 px on one core), and a vector found to 1/16 px at
+# grows with the pixels (0.3 to 1.5 s at 256 px on one core), and a vector found to 1/16 px at
 # 256 px is as close, relative to its cell, at any size.
 FIT_SIDE = 256
 # On a torus the canvas's sides must be whole lattice vectors: the lattice is nudged to make
@@ -61,13 +68,25 @@ def _area(v1: Vector, v2: Vector) -> float:
     return abs(v1[0] * v2[1] - v1[1] * v2[0])
 
 
-def _cells(shape: tuple[int, int], v1: Vector, v2: Vector, offset: Vector = (0.0, 0.0)):
-    """Each pixel's place in the cell, as fractional lattice coordinates (2, H*W), and the bins per side."""
+def _cells(shape: tuple[int, int], v1: Vector, v2: Vector, offset: Vector = (0.0, 0.0), fast: bool = False):
+    """Each pixel's place in the cell, as fractional lattice coordinates (2, H*W), and the bins per side.
+
+    ``fast``: the 2 x 2 inverse applied row by row, a quarter of np.linalg.solve's time on
+    (2, H*W), for the thousands of lattices a fit scores. A pixel on a cell's edge can land
+    in the bin on the other side of it (shares differ by 1e-5), so the mean cell and the
+    canvas keep solve and the first canvases of runs stay as they were.
+    """
     height, width = shape
     basis = np.array([[v1[0], v2[0]], [v1[1], v2[1]]], dtype=float)
-    yy, xx = np.mgrid[0:height, 0:width]
-    points = np.stack([yy.ravel() + offset[0], xx.ravel() + offset[1]]).astype(float)
-    coords = np.linalg.solve(basis, points)
+    if fast:
+        inverse = np.linalg.inv(basis)
+        y = np.repeat(np.arange(height, dtype=float) + offset[0], width)
+        x = np.tile(np.arange(width, dtype=float) + offset[1], height)
+        coords = np.stack([inverse[0, 0] * y + inverse[0, 1] * x, inverse[1, 0] * y + inverse[1, 1] * x])
+    else:
+        yy, xx = np.mgrid[0:height, 0:width]
+        points = np.stack([yy.ravel() + offset[0], xx.ravel() + offset[1]]).astype(float)
+        coords = np.linalg.solve(basis, points)
     # About one bin per pixel of the cell along each vector.
     bins = (max(2, int(round(np.hypot(*v1)))), max(2, int(round(np.hypot(*v2)))))
     return coords - np.floor(coords), bins
@@ -86,38 +105,63 @@ def _bin_means(index: np.ndarray, values: np.ndarray, size: int) -> tuple[np.nda
     return count, sums / np.maximum(count, 1)[:, None]
 
 
-def _usable(shape: tuple[int, int], v1: Vector, v2: Vector) -> bool:
+def _usable(shape: tuple[int, int], v1: Vector, v2: Vector, repeats: tuple[float, float] = (MIN_REPEATS, np.inf)) -> bool:
+    """A cell of 16 px or more that the exemplar holds repeats[0] times or more, fewer than repeats[1]."""
     area = _area(v1, v2)
-    if area < 16 or area > shape[0] * shape[1] / MIN_REPEATS:
+    if area < 16 or not repeats[0] <= shape[0] * shape[1] / area < repeats[1]:
         return False
     return area / (np.hypot(*v1) * np.hypot(*v2)) >= 0.3  # not nearly in line
 
 
-def explained_share(image: np.ndarray, v1: Vector, v2: Vector, held_out: bool = False) -> float:
+@dataclass(frozen=True)
+class _Pixels:
+    """An exemplar's pixels as the shares need them, computed once for the thousands of lattices tried."""
+    shape: tuple[int, int]
+    values: np.ndarray  # (H*W, C), the mean colour removed
+    total: float  # their sum of squares
+    halves: tuple[np.ndarray, np.ndarray]  # (H*W,) True in the top half; True in the left half
+
+    @classmethod
+    def of(cls, image: np.ndarray) -> _Pixels:
+        height, width, channels = image.shape
+        values = image.reshape(-1, channels).astype(float)
+        values = values - values.mean(axis=0)
+        place = np.arange(height * width)
+        halves = (place // width < height // 2, place % width < width // 2)
+        return cls((height, width), values, max(float((values ** 2).sum()), 1e-12), halves)
+
+
+def explained_share(image: np.ndarray, v1: Vector, v2: Vector, held_out: bool = False,
+                    repeats: tuple[float, float] = (MIN_REPEATS, np.inf), both_ways: bool = False) -> float:
     """Share of ``image``'s variance (H, W, C) its lattice-cell means explain.
 
     ``held_out``: the means from the top half predict the bottom half and the other way
     round, so bins fitted to noise earn nothing (in-sample, a larger cell always explains
-    more: fewer pixels per bin).
+    more: fewer pixels per bin). ``both_ways``: the left and right halves likewise, the
+    share the mean of the two: where the shift by half the height is a period, the top and
+    bottom halves agree on any lattice that has it as a vector (a clean 2 x 4 checkerboard:
+    0.71 for a wrong one). 0 for a cell outside ``repeats`` (see _usable).
     """
-    height, width, channels = image.shape
-    if not _usable((height, width), v1, v2):
+    return _share(_Pixels.of(image), v1, v2, held_out, repeats, both_ways)
+
+
+def _share(pixels: _Pixels, v1: Vector, v2: Vector, held_out: bool, repeats: tuple[float, float],
+           both_ways: bool = False) -> float:
+    if not _usable(pixels.shape, v1, v2, repeats):
         return 0.0
-    frac, bins = _cells((height, width), v1, v2)
+    frac, bins = _cells(pixels.shape, v1, v2, fast=True)
     index = _bin_index(frac, bins)
-    values = image.reshape(-1, channels).astype(float)
-    values = values - values.mean(axis=0)
-    size = bins[0] * bins[1]
-    total = max((values ** 2).sum(), 1e-12)
+    values, size = pixels.values, bins[0] * bins[1]
     if not held_out:
         count, means = _bin_means(index, values, size)
-        return float((count[:, None] * means ** 2).sum() / total)
-    top = (np.arange(height * width) // width) < height // 2
+        return float((count[:, None] * means ** 2).sum() / pixels.total)
+    halves = pixels.halves if both_ways else pixels.halves[:1]
     residual = 0.0
-    for fit, test in ((top, ~top), (~top, top)):
-        _, means = _bin_means(index[fit], values[fit], size)
-        residual += ((values[test] - means[index[test]]) ** 2).sum()
-    return float(1.0 - residual / total)
+    for half in halves:
+        for fit, test in ((half, ~half), (~half, half)):
+            _, means = _bin_means(index[fit], values[fit], size)
+            residual += ((values[test] - means[index[test]]) ** 2).sum()
+    return float(1.0 - residual / (len(halves) * pixels.total))
 
 
 def _autocorrelation(grey: np.ndarray) -> np.ndarray:
@@ -163,9 +207,9 @@ def _candidates(image: np.ndarray) -> list[Vector]:
     return unique
 
 
-def _refine(image: np.ndarray, v1: Vector, v2: Vector) -> tuple[Vector, Vector, float]:
+def _refine(pixels: _Pixels, v1: Vector, v2: Vector, repeats: tuple[float, float]) -> tuple[Vector, Vector, float]:
     """Coordinate ascent on the in-sample share, steps from half a pixel down to 1/16."""
-    best = explained_share(image, v1, v2)
+    best = _share(pixels, v1, v2, False, repeats)
     vectors = [list(v1), list(v2)]
     step = 0.5
     while step >= 1 / 16:
@@ -175,34 +219,61 @@ def _refine(image: np.ndarray, v1: Vector, v2: Vector) -> tuple[Vector, Vector, 
             for i, j, sign in itertools.product(range(2), range(2), (-1, 1)):
                 trial = [list(vectors[0]), list(vectors[1])]
                 trial[i][j] += sign * step
-                share = explained_share(image, tuple(trial[0]), tuple(trial[1]))
+                share = _share(pixels, tuple(trial[0]), tuple(trial[1]), False, repeats)
                 if share > best + 1e-6:
                     best, vectors, improved = share, trial, True
         step /= 2
     return tuple(vectors[0]), tuple(vectors[1]), best
 
 
-def fit_lattice(image: np.ndarray) -> Lattice | None:
-    """The exemplar's lattice (``image`` (H, W, 3) in [0, 1]), or None where it has no clear one."""
+def fit_lattice(image: np.ndarray, repeating: bool | None = None) -> Lattice | None:
+    """The exemplar's lattice (``image`` (H, W, 3) in [0, 1]), or None where it has no clear one.
+
+    ``repeating``: whether periodicity(image) is REPEATING or more (measured when None).
+    Where it is, a lattice of MIN_REPEATS cells or more is looked for first, then one of
+    FEW_REPEATS. Where it is not, only the few-repeat one: cells that large are what the
+    periodicity measure misses, and a many-cell lattice it missed would be a doubtful one
+    (on a clean checkerboard of 2 x 4 squares a lattice off the squares passes the held-out
+    test: the shift by half the height is a period, so the halves agree whatever the other
+    vector is).
+    """
+    if repeating is None:
+        repeating = periodicity(image) >= REPEATING
     if max(image.shape[:2]) > FIT_SIDE:
         small = resize_longest_side(image, FIT_SIDE)
-        found = fit_lattice(small)
+        found = fit_lattice(small, repeating)
         if found is None:
             return None
         sy, sx = image.shape[0] / small.shape[0], image.shape[1] / small.shape[1]
         return Lattice((found.v1[0] * sy, found.v1[1] * sx), (found.v2[0] * sy, found.v2[1] * sx), found.share)
-    shape = image.shape[:2]
-    pairs = [(explained_share(image, p, q), p, q)
-             for p, q in itertools.combinations(_candidates(image), 2) if _usable(shape, p, q)]
+    candidates, pixels = _candidates(image), _Pixels.of(image)
+    # A few-repeat lattice is held out both ways: its two or three cells a half are the case
+    # where the shift by half the height is a period. Many-cell ones keep the top/bottom test
+    # alone: tried both ways on the ten photos that take them, it chose other cells on four
+    # and the two run again came out worse (docs/lattice_init, "Few repeats").
+    few = ((FEW_REPEATS, MIN_REPEATS), True)
+    for repeats, both_ways in (((MIN_REPEATS, np.inf), False), few) if repeating else (few,):
+        best = _best_lattice(pixels, candidates, repeats, both_ways)
+        if best is not None and best.share >= MIN_SHARE:
+            return best
+    return None
+
+
+def _best_lattice(pixels: _Pixels, candidates: list[Vector], repeats: tuple[float, float],
+                  both_ways: bool) -> Lattice | None:
+    """The pair of ``candidates`` whose mean cell explains most of the held-out half, cells within ``repeats``."""
+    shape = pixels.shape
+    pairs = [(_share(pixels, p, q, False, repeats), p, q)
+             for p, q in itertools.combinations(candidates, 2) if _usable(shape, p, q, repeats)]
     best: Lattice | None = None
     for _, p, q in sorted(pairs, key=lambda item: -item[0])[:REFINED]:
-        v1, v2, _ = _refine(image, p, q)
-        if not _usable(shape, v1, v2):
+        v1, v2, _ = _refine(pixels, p, q, repeats)
+        if not _usable(shape, v1, v2, repeats):
             continue
-        share = explained_share(image, v1, v2, held_out=True)
+        share = _share(pixels, v1, v2, True, repeats, both_ways)
         if best is None or share > best.share:
             best = Lattice(v1, v2, share)
-    return best if best is not None and best.share >= MIN_SHARE else None
+    return best
 
 
 def fitted_to_torus(lattice: Lattice, height: int, width: int) -> Lattice | None:
