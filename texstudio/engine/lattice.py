@@ -72,9 +72,10 @@ def _cells(shape: tuple[int, int], v1: Vector, v2: Vector, offset: Vector = (0.0
     """Each pixel's place in the cell, as fractional lattice coordinates (2, H*W), and the bins per side.
 
     ``fast``: the 2 x 2 inverse applied row by row, under half of np.linalg.solve's time on
-    (2, H*W) (1.9 against 4.4 ms at 256 x 128 px), for the thousands of lattices a fit scores. A pixel on a cell's edge can land
-    in the bin on the other side of it (shares differ by 1e-5), so the mean cell and the
-    canvas keep solve and the first canvases of runs stay as they were.
+    (2, H*W) (1.9 against 4.4 ms at 256 x 128 px), for the thousands of lattices a fit
+    scores. A pixel on a cell's edge can land in the bin on the other side of it (shares
+    differ by 1e-5), so the mean cell and the canvas keep solve and the first canvases of
+    runs stay as they were.
     """
     height, width = shape
     basis = np.array([[v1[0], v2[0]], [v1[1], v2[1]]], dtype=float)
