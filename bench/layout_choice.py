@@ -10,7 +10,8 @@ texstudio next to it), at the same time, one pinned core each, then compare the 
     (cd /tmp/wt_old && OMP_NUM_THREADS=1 taskset -c 1 python bench/layout_choice.py --out /tmp/choice_old)
     .venv/bin/python bench/layout_choice.py --compare /tmp/choice_old.json bench/results/choice_new.json
 
-PHOTOS default to every photo in $TEXSTUDIO_SHARED_TEXTURES (../shared/textures).
+`--tileable` decides for a seamless 256 px tile instead (where the fitted lattice cannot wrap
+round it, lattice.torus_lattice looks for a finer one). PHOTOS default to every photo in $TEXSTUDIO_SHARED_TEXTURES (../shared/textures).
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from texstudio.engine.synthesis import prepare_exemplar  # noqa: E402
 SHARED = Path(os.environ.get("TEXSTUDIO_SHARED_TEXTURES", REPO.parent / "shared" / "textures"))
 
 
-def choose(photo: Path) -> dict:
+def choose(photo: Path, tileable: bool = False) -> dict:
     image = load_image(photo)
     half = resize_longest_side(image[:, :image.shape[1] // 2], 256)
-    exemplar, config = prepare_exemplar(half, default_config())
+    exemplar, config = prepare_exemplar(half, default_config().replace(tileable=tileable))
     started = time.perf_counter()
     choice = choose_layout(config, exemplar, from_noise=True)
     seconds = time.perf_counter() - started
@@ -70,6 +71,7 @@ def main() -> None:
     parser.add_argument("photos", nargs="*", type=Path)
     parser.add_argument("--out", type=Path, help="writes OUT.json and OUT.md")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
+    parser.add_argument("--tileable", action="store_true", help="decide for a seamless tile")
     args = parser.parse_args()
     if args.compare:
         print(compare(*args.compare))
@@ -78,7 +80,7 @@ def main() -> None:
                                    and p.name != "CONTACT_SHEET.png")
     rows = []
     for photo in photos:
-        rows.append(choose(photo))
+        rows.append(choose(photo, args.tileable))
         print(f"{photo.name}: {rows[-1]['path']} {rows[-1]['seconds']:.2f} s", flush=True)
     table = ["| photo | path | periodicity | s |", "|---|---|---|---|"]
     table += [f"| {r['photo']} | {r['path']} | {r['periodicity']:.2f} | {r['seconds']:.2f} |" for r in rows]

@@ -1,6 +1,6 @@
 """Issue 5's acceptance check on photos the project has never seen: default CLI runs, scored and shown.
 
-    .venv/bin/python scripts/heldout_check.py PHOTO... --out docs/heldout [--tileable PHOTO...]
+    .venv/bin/python scripts/heldout_check.py [PHOTO...] --out docs/heldout [--tileable PHOTO...]
 
 Each photo is split in two: the left half is the exemplar given to `texstudio synth` with
 default settings (on a CPU: 256x256, the exemplar shrunk to 256 px) (plus `--tileable` for the photos named after --tileable), the right half
@@ -85,12 +85,14 @@ def thumb(image: np.ndarray) -> Image.Image:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("photos", nargs="+", type=Path)
+    parser.add_argument("photos", nargs="*", type=Path)
     parser.add_argument("--tileable", nargs="*", type=Path, default=[], help="photos also run with --tileable")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--reuse", action="store_true",
                         help="score the outputs of an earlier run (in OUT/outputs) again instead of synthesizing")
     args = parser.parse_args()
+    if not args.photos and not args.tileable:
+        parser.error("give photos to run, plain or after --tileable")
     args.out.mkdir(parents=True, exist_ok=True)
     runs = [(photo, []) for photo in args.photos] + [(photo, ["--tileable"]) for photo in args.tileable]
     rows, pictures = [], []

@@ -5,12 +5,13 @@ import pytest
 
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.errors import ConfigError
-from texstudio.engine.lattice import (FEW_REPEATS, MIN_REPEATS, MIN_SHARE, Lattice, explained_share, fit_lattice,
-                                     fitted_to_torus, lattice_canvas)
+from texstudio.engine.lattice import (FEW_REPEATS, MIN_CELL_AGREEMENT, MIN_REPEATS, MIN_SHARE, Lattice,
+                                     _cell_agreement, explained_share, fit_lattice, fitted_to_torus, lattice_canvas,
+                                     torus_lattice)
 from texstudio.engine.metrics import seam_score
 from texstudio.engine.layout import choose_layout, structured_split
 from texstudio.engine.periodicity import REPEATING, periodicity
-from texstudio.engine.synthesis import run_synthesis
+from texstudio.engine.synthesis import lattice_start, run_synthesis
 
 from .test_layout import checkerboard
 from .test_periodicity import CONFIG, bricks, smooth_noise
@@ -167,3 +168,43 @@ def test_the_held_out_test_sees_a_lattice_that_only_the_top_and_bottom_halves_ag
     assert explained_share(board, *wrong, held_out=True, repeats=few) > MIN_SHARE
     assert explained_share(board, *right, held_out=True, repeats=few, both_ways=True) > 0.95
     assert explained_share(board, *wrong, held_out=True, repeats=few, both_ways=True) < MIN_SHARE
+
+
+def test_a_tile_the_fitted_cell_cannot_wrap_round_starts_from_a_finer_lattice_that_can():
+    # The fit keeps a cell of four bricks here ((32, 0), (32, -64)): 96 px across is one and
+    # a half of it, so it cannot wrap round a 64 x 96 tile; the bond's own cell (the bricks'
+    # 32 px, two courses' 32 px) can.
+    image = bricks(128, seed=3)
+    fitted = fit_lattice(image)
+    assert fitted.area == pytest.approx(2048, abs=8) and fitted_to_torus(fitted, 64, 96) is None
+    finer = torus_lattice(image, fitted, 64, 96)
+    assert finer is not None and finer.area == pytest.approx(512, abs=8) and finer.share >= MIN_SHARE
+    assert on_bond_lattice(finer.v1) and on_bond_lattice(finer.v2) and fitted_to_torus(finer, 64, 96) is not None
+    assert torus_lattice(image, finer, 64, 96) == finer  # one that wraps round is kept as it is
+    # auto_layout takes it, and a replayed sidecar (no lattice given) finds the same start.
+    config = CONFIG.replace(auto_lattice=True, tileable=True, height=64, width=96)
+    choice = choose_layout(config, image, from_noise=True)
+    assert choice.lattice == finer and choice.config.init == "lattice"
+    replayed = lattice_start(choice.config, image, None)
+    assert np.array_equal(replayed, lattice_start(choice.config, image, choice.lattice))
+    assert seam_score(replayed) <= 1.0
+
+
+def test_a_finer_lattice_must_repeat_the_coarse_cell_not_only_score_as_well_held_out():
+    # 140 px across is 4.4 bricks: no split of the bond's cell wraps round it. One of the
+    # four-brick cell's splits does, (32, 0), (32, -10.67): bricks a third as long. Bins
+    # finer than a pixel keep the three thirds apart, so held out it scores with the true
+    # cell; shifted by its vectors, the coarse cell moves head joints onto bricks.
+    image = bricks(128, seed=3)
+    fitted = fit_lattice(image)
+    thirds = ((32.0, 0.0), (32.0, -64.0 / 6))
+    assert fitted_to_torus(Lattice(*thirds, 0.99), 96, 140) is not None
+    held_out = explained_share(image, *thirds, held_out=True)
+    assert held_out > explained_share(image, (16.0, 16.0), (0.0, 32.0), held_out=True) - 0.01
+    assert _cell_agreement(image, fitted, *thirds) < MIN_CELL_AGREEMENT
+    assert _cell_agreement(image, fitted, (32.0, 0.0), (16.0, -16.0)) > 0.99
+    assert torus_lattice(image, fitted, 96, 140) is None
+    # The courses without their offset (stacked bond) fit a 48 px tall tile, three courses;
+    # the running bond needs an even number: none.
+    assert _cell_agreement(image, fitted, (16.0, 0.0), (16.0, -32.0)) < MIN_CELL_AGREEMENT
+    assert torus_lattice(image, fitted, 48, 96) is None

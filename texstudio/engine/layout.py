@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.copy_penalty import CopyPenalty
 from texstudio.engine.imageio import longest_side_shape, resize_longest_side
-from texstudio.engine.lattice import Lattice, fit_lattice, fitted_to_torus
+from texstudio.engine.lattice import Lattice, fit_lattice, torus_lattice
 from texstudio.engine.losses import (
     backward_sum, gather_patches, patch_positions, random_directions, sample_patches, sliced_wasserstein,
 )
@@ -322,13 +322,14 @@ def choose_layout(config: SynthConfig, exemplar: np.ndarray, from_noise: bool,
         return LayoutChoice(plain)
     score = periodicity(exemplar)
     # A clear lattice (bricks, blocks, checks) starts from its mean cell instead: no faults
-    # between cells grown in different places (docs/lattice_init). On a torus only where it
-    # can be nudged to wrap round whole (lattice.fitted_to_torus). Looked for whatever the
-    # periodicity: that measure misses cells over ~45 % of the shorter side (a checkerboard
-    # cropped to 2 x 4 squares scores 0.07), and the fit has its own held-out test.
+    # between cells grown in different places (docs/lattice_init). On a torus only where it,
+    # or a finer one under it, can be nudged to wrap round whole (lattice.torus_lattice).
+    # Looked for whatever the periodicity: that measure misses cells over ~45 % of the
+    # shorter side (a checkerboard cropped to 2 x 4 squares scores 0.07), and the fit has its
+    # own held-out test.
     lattice = fit_lattice(exemplar, score >= REPEATING) if config.auto_lattice else None
-    if lattice is not None and config.tileable and fitted_to_torus(lattice, config.height, config.width) is None:
-        lattice = None
+    if lattice is not None and config.tileable:
+        lattice = torus_lattice(exemplar, lattice, config.height, config.width)
     if score < REPEATING and lattice is None:
         return LayoutChoice(plain, score)
     if lattice is not None:
