@@ -7,7 +7,7 @@ from texstudio.engine.config import SynthConfig
 from texstudio.engine.errors import ConfigError
 from texstudio.engine.lattice import (FEW_REPEATS, MIN_CELL_AGREEMENT, MIN_REPEATS, MIN_SHARE, Lattice,
                                      _cell_agreement, explained_share, fit_lattice, fitted_to_torus, lattice_canvas,
-                                     torus_lattice)
+                                     torus_lattice, torus_tiling)
 from texstudio.engine.metrics import seam_score
 from texstudio.engine.layout import choose_layout, structured_split
 from texstudio.engine.periodicity import REPEATING, periodicity
@@ -203,8 +203,28 @@ def test_a_finer_lattice_must_repeat_the_coarse_cell_not_only_score_as_well_held
     assert held_out > explained_share(image, (16.0, 16.0), (0.0, 32.0), held_out=True) - 0.01
     assert _cell_agreement(image, fitted, *thirds) < MIN_CELL_AGREEMENT
     assert _cell_agreement(image, fitted, (32.0, 0.0), (16.0, -16.0)) > 0.99
-    assert torus_lattice(image, fitted, 96, 140) is None
+    assert torus_lattice(image, fitted, 96, 140) is None  # nor can the cell be scaled: 3 courses, 4.4 bricks
     # The courses without their offset (stacked bond) fit a 48 px tall tile, three courses;
     # the running bond needs an even number: none.
     assert _cell_agreement(image, fitted, (16.0, 0.0), (16.0, -32.0)) < MIN_CELL_AGREEMENT
     assert torus_lattice(image, fitted, 48, 96) is None
+
+
+def test_where_no_nudge_or_split_wraps_round_the_cell_is_scaled_uniformly_to_the_tile():
+    # 68 px is 2.125 of the checker's 32 px period: 6 % from two, beyond a nudge (3 %).
+    board = checkerboard(128, 16)
+    chosen = torus_lattice(board, fit_lattice(board), 68, 68)
+    assert chosen is not None and chosen.area == pytest.approx(512, abs=8)  # the squares' own lattice
+    assert fitted_to_torus(chosen, 68, 68) is None
+    tiling = torus_tiling(chosen, 68, 68)
+    # Every vector scaled by the same 68 / 64, none turned: the squares stay square.
+    for new, old in zip((tiling.v1, tiling.v2), (chosen.v1, chosen.v2)):
+        assert np.allclose(new, np.multiply(old, 68 / 64), atol=0.01)
+    assert seam_score(lattice_canvas(board, chosen, 68, 68, np.random.default_rng(0), tiling)) <= 1.0
+    choice = choose_layout(CONFIG.replace(auto_lattice=True, tileable=True, height=68, width=68), board,
+                           from_noise=True)
+    assert choice.config.init == "lattice" and "+6% in size" in choice.note
+    # Bricks 64 px high and 70 wide would need 9 % across and none down: a squeeze, not a scale.
+    bricks_cell = Lattice((16.0, 16.0), (0.0, 32.0), 0.99)
+    assert torus_tiling(bricks_cell, 64, 70) is None
+    assert torus_tiling(bricks_cell, 70, 70) is not None  # 9 % both ways

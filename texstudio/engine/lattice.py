@@ -52,6 +52,12 @@ MAX_TORUS_STRETCH = 0.03
 # Where it cannot, a finer lattice is looked for (torus_lattice): the cell split in two or
 # three, this many times over (a cell of up to nine true cells).
 TORUS_SPLITS = 2
+# Where neither the lattice nor a finer one wraps round, its cell may be scaled to the tile
+# (scaled_to_torus): by up to this share, the same in every direction, as if the photo had
+# been taken a little nearer or further (the CLI shrinks every exemplar to 256 px anyway),
+# the shape changing by no more than MAX_TORUS_STRETCH. A cell 4.45 times into a 256 px
+# tile needs 11 %.
+MAX_TORUS_SCALE = 0.12
 # A finer lattice must agree with the coarse mean cell this well (_cell_agreement): true
 # splits of synthetic bricks and of four photos' cells 0.92 to 1, wrong ones 0.47 to 0.68.
 MIN_CELL_AGREEMENT = 0.8
@@ -288,34 +294,75 @@ def torus_lattice(image: np.ndarray, lattice: Lattice, height: int, width: int) 
     """The lattice a seamless ``height`` x ``width`` tile of ``image`` starts from, or None.
 
     ``lattice`` itself where it can be nudged to wrap round the tile (fitted_to_torus). Else
-    the finer lattice under it (its cell split in two or three, once or twice) that can, and
+    the finer lattice under it (its cell split in two or three, once or twice) that can be, and
     that explains the most of the held-out half, MIN_SHARE at least, among those the coarse
     mean cell agrees with (MIN_CELL_AGREEMENT). The fit often keeps a cell of two to four
     true cells (in-sample share favours larger cells), whose vectors rarely divide a tile's
     sides: the red bricks' four-brick cell needs an 8 % stretch at 256 px, their one-brick
     cell 0.5 %. A finer lattice holds every vector of the coarser one, so it wraps round
-    whatever tile the coarser one does, and more.
+    whatever tile the coarser one does, and more. Where none can be nudged, the same order
+    again with cells scaled to the tile (scaled_to_torus). ``torus_tiling`` says how it is laid.
     """
     if fitted_to_torus(lattice, height, width) is not None:
         return lattice
+    finer = sorted(_finer_lattices(image, lattice), key=lambda found: -found.share)
+    for wraps in (fitted_to_torus, scaled_to_torus):
+        for candidate in ([] if wraps is fitted_to_torus else [lattice]) + finer:
+            if wraps(candidate, height, width) is not None:
+                return candidate
+    return None
+
+
+def _finer_lattices(image: np.ndarray, lattice: Lattice) -> list[Lattice]:
+    """The lattices under ``lattice`` (its cell split in two or three, TORUS_SPLITS times) that
+    explain MIN_SHARE of the held-out half and that its mean cell agrees with."""
     small = resize_longest_side(image, FIT_SIDE) if max(image.shape[:2]) > FIT_SIDE else image
     sy, sx = image.shape[0] / small.shape[0], image.shape[1] / small.shape[1]
     pixels = _Pixels.of(small)
     # Scored as the fit's pass that found it scored it: a few-repeat lattice both ways.
     both_ways = lattice.area > image.shape[0] * image.shape[1] / MIN_REPEATS
-    best: Lattice | None = None
     coarse = Lattice((lattice.v1[0] / sy, lattice.v1[1] / sx), (lattice.v2[0] / sy, lattice.v2[1] / sx), lattice.share)
-    level = [(coarse.v1, coarse.v2)]
+    found, level = [], [(coarse.v1, coarse.v2)]
     for _ in range(TORUS_SPLITS):
         level = [finer for v1, v2 in level for index in (2, 3) for finer in _finer_bases(v1, v2, index)]
         for v1, v2 in level:
             share = _share(pixels, v1, v2, True, (FEW_REPEATS, np.inf), both_ways)
-            found = Lattice((v1[0] * sy, v1[1] * sx), (v2[0] * sy, v2[1] * sx), share)
-            if share >= MIN_SHARE and (best is None or share > best.share) \
-                    and fitted_to_torus(found, height, width) is not None \
-                    and _cell_agreement(small, coarse, v1, v2) >= MIN_CELL_AGREEMENT:
-                best = found
-    return best
+            if share >= MIN_SHARE and _cell_agreement(small, coarse, v1, v2) >= MIN_CELL_AGREEMENT:
+                found.append(Lattice((v1[0] * sy, v1[1] * sx), (v2[0] * sy, v2[1] * sx), share))
+    return found
+
+
+def torus_tiling(lattice: Lattice, height: int, width: int) -> Lattice | None:
+    """How ``lattice``'s cell is laid on a seamless tile: nudged (fitted_to_torus), else scaled (scaled_to_torus)."""
+    return fitted_to_torus(lattice, height, width) or scaled_to_torus(lattice, height, width)
+
+
+def scaled_to_torus(lattice: Lattice, height: int, width: int) -> Lattice | None:
+    """``lattice`` scaled by up to MAX_TORUS_SCALE so that (height, 0) and (0, width) are lattice vectors, or None.
+
+    For each scale tried, each side is written as the nearest whole combination of the
+    scaled vectors and the vectors solved back, as fitted_to_torus does; kept where the map
+    from the old vectors to the new is a uniform scale within MAX_TORUS_STRETCH (no turn,
+    shear or squeeze beyond a nudge), the one nearest the lattice's own size.
+    """
+    basis = np.array([lattice.v1, lattice.v2], dtype=float)  # rows: the vectors
+    sides = np.array([[height, 0.0], [0.0, width]])
+    exact = np.linalg.solve(basis.T, sides.T).T  # each side in lattice vectors
+    best, nearest = None, np.inf
+    for scale in np.linspace(1.0 - MAX_TORUS_SCALE, 1.0 + MAX_TORUS_SCALE, 25):
+        counts = np.rint(exact / scale)
+        if abs(np.linalg.det(counts)) < 0.5:
+            continue
+        vectors = np.linalg.solve(counts, sides)
+        change = np.linalg.solve(basis, vectors)  # vectors = basis @ change
+        size = float(np.sqrt(abs(np.linalg.det(change))))
+        if abs(size - 1.0) > MAX_TORUS_SCALE or abs(size - 1.0) >= nearest \
+                or np.linalg.norm(change - size * np.eye(2), 2) > MAX_TORUS_STRETCH * size:
+            continue
+        best, nearest = vectors, abs(size - 1.0)
+    if best is None:
+        return None
+    return Lattice((float(best[0][0]), float(best[0][1])), (float(best[1][0]), float(best[1][1])), lattice.share)
 
 
 def _cell_agreement(image: np.ndarray, coarse: Lattice, v1: Vector, v2: Vector) -> float:

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.copy_penalty import CopyPenalty
 from texstudio.engine.imageio import longest_side_shape, resize_longest_side
-from texstudio.engine.lattice import Lattice, fit_lattice, torus_lattice
+from texstudio.engine.lattice import Lattice, fit_lattice, fitted_to_torus, torus_lattice, torus_tiling
 from texstudio.engine.losses import (
     backward_sum, gather_patches, patch_positions, random_directions, sample_patches, sliced_wasserstein,
 )
@@ -302,6 +302,14 @@ def lattice_split(config: SynthConfig) -> SynthConfig:
     return config.replace(init="lattice", pyramid_levels=min(config.pyramid_levels, LATTICE_LEVELS))
 
 
+def _scaled(config: SynthConfig, lattice: Lattice) -> str:
+    """Words for a tile whose cells are scaled to wrap round it (lattice.scaled_to_torus), or nothing."""
+    if not config.tileable or fitted_to_torus(lattice, config.height, config.width) is not None:
+        return ""
+    tiling = torus_tiling(lattice, config.height, config.width)
+    return f", its cells {np.sqrt(tiling.area / lattice.area) - 1.0:+.0%} in size to wrap round the tile"
+
+
 def choose_layout(config: SynthConfig, exemplar: np.ndarray, from_noise: bool,
                   planned_levels: Callable[[SynthConfig], int] | None = None) -> LayoutChoice:
     """Resolve ``config.auto_layout`` for ``exemplar`` (as the engine sees it, after exemplar_size).
@@ -336,7 +344,7 @@ def choose_layout(config: SynthConfig, exemplar: np.ndarray, from_noise: bool,
         split = lattice_split(plain)
         return LayoutChoice(split, score, (
             f"the exemplar repeats on a lattice (periodicity {score:.2f}, cell {lattice.area:.0f} px, "
-            f"{lattice.share:.2f} of its variance): starting from its mean cell tiled "
+            f"{lattice.share:.2f} of its variance): starting from its mean cell tiled{_scaled(config, lattice)} "
             f"({split.pyramid_levels} pyramid levels)"), lattice)
     structured = structured_split(plain)
     levels = planned_levels(structured) if planned_levels else structured.pyramid_levels

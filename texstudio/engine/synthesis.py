@@ -27,7 +27,7 @@ from texstudio.engine.errors import ConfigError, NumericalError, ResourceError, 
 from texstudio.engine.generators import drive, mapped
 from texstudio.engine.growth import GROW_SEED_OFFSET, GrowthStep, grow_canvas
 from texstudio.engine.imageio import MIN_EXEMPLAR_SIDE, resize_longest_side
-from texstudio.engine.lattice import Lattice, fit_lattice, fitted_to_torus, lattice_canvas, torus_lattice
+from texstudio.engine.lattice import Lattice, fit_lattice, lattice_canvas, torus_lattice, torus_tiling
 from texstudio.engine.layout import (
     MIN_LAYOUT_EXEMPLAR_SIDE, MIN_LAYOUT_SIDE, PatchLayoutObjective, choose_layout, layout_optimizer, phase_views,
     patch_share_kept, phases_needed,
@@ -277,7 +277,7 @@ def lattice_start(config: SynthConfig, exemplar: np.ndarray, lattice: Lattice | 
         if lattice is None:
             raise ConfigError(f"the exemplar's lattice does not fit a seamless {config.width}x{config.height} tile "
                               "without stretching its cells: use init 'noise' or another size")
-        tiling = fitted_to_torus(lattice, config.height, config.width)
+        tiling = torus_tiling(lattice, config.height, config.width)
     return lattice_canvas(exemplar, lattice, config.height, config.width, np.random.default_rng(config.seed), tiling)
 
 
