@@ -296,7 +296,7 @@ def torus_lattice(image: np.ndarray, lattice: Lattice, height: int, width: int) 
     ``lattice`` itself where it can be nudged to wrap round the tile (fitted_to_torus). Else
     the finer lattice under it (its cell split in two or three, once or twice) that can be, and
     that explains the most of the held-out half, MIN_SHARE at least, among those the coarse
-    mean cell agrees with (MIN_CELL_AGREEMENT). The fit often keeps a cell of two to four
+    mean cell agrees with (MIN_CELL_AGREEMENT). The fit often keeps a cell of two to nine
     true cells (in-sample share favours larger cells), whose vectors rarely divide a tile's
     sides: the red bricks' four-brick cell needs an 8 % stretch at 256 px, their one-brick
     cell 0.5 %. A finer lattice holds every vector of the coarser one, so it wraps round
@@ -372,7 +372,7 @@ def _cell_agreement(image: np.ndarray, coarse: Lattice, v1: Vector, v2: Vector) 
     the pixels keep a third of a brick's 32 px apart from the others whatever the lattice, so
     a split into bricks of 10.7 px scores as high (0.994) as the true one (0.995). Here the
     coarse cell itself is shifted by each finer vector and compared with itself: the true
-    split agrees (0.999; the photos' 0.93 to 0.98), a wrong one moves the head joints onto
+    split agrees (0.999; the photos' 0.92 to 0.98), a wrong one moves the head joints onto
     brick (0.47; on the red bricks photo 0.68).
     """
     means, bins = mean_cell(image, coarse)

@@ -265,7 +265,8 @@ def synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | None
 def lattice_start(config: SynthConfig, exemplar: np.ndarray, lattice: Lattice | None) -> np.ndarray:
     """The first canvas of an ``init="lattice"`` run, at full size: the exemplar's mean cell tiled.
 
-    ``lattice``: the one auto_layout found, or None to find it (a replayed sidecar).
+    ``lattice``: the one auto_layout found, or None to find it (a replayed sidecar). A tile
+    starts from the lattice lattice.torus_lattice picks for it, laid as torus_tiling says.
     """
     lattice = lattice or fit_lattice(exemplar)
     if lattice is None:
