@@ -181,6 +181,11 @@ def test_a_tile_the_fitted_cell_cannot_wrap_round_starts_from_a_finer_lattice_th
     assert finer is not None and finer.area == pytest.approx(512, abs=8) and finer.share >= MIN_SHARE
     assert on_bond_lattice(finer.v1) and on_bond_lattice(finer.v2) and fitted_to_torus(finer, 64, 96) is not None
     assert torus_lattice(image, finer, 64, 96) == finer  # one that wraps round is kept as it is
+    # A cell of five bricks (what the fit keeps on the whole red bricks photo) splits in five.
+    five = Lattice((0.0, 32.0), (80.0, 16.0), 0.99)
+    assert five.area == pytest.approx(2560) and fitted_to_torus(five, 64, 96) is None
+    split = torus_lattice(image, five, 64, 96)
+    assert split.area == pytest.approx(512, abs=8) and on_bond_lattice(split.v1) and on_bond_lattice(split.v2)
     # auto_layout takes it, and a replayed sidecar (no lattice given) finds the same start.
     config = CONFIG.replace(auto_lattice=True, tileable=True, height=64, width=96)
     choice = choose_layout(config, image, from_noise=True)

@@ -49,8 +49,10 @@ FIT_SIDE = 256
 # On a torus the canvas's sides must be whole lattice vectors: the lattice is nudged to make
 # them so, and used only if no vector changes by more than this share of its length.
 MAX_TORUS_STRETCH = 0.03
-# Where it cannot, a finer lattice is looked for (torus_lattice): the cell split in two or
-# three, this many times over (a cell of up to nine true cells).
+# Where it cannot, a finer lattice is looked for (torus_lattice): the cell split in two,
+# three or five, this many times over. Five: the red bricks' whole photo is fitted a cell of
+# five bricks (each course shifted by a fifth of it).
+SPLITS = (2, 3, 5)
 TORUS_SPLITS = 2
 # Where neither the lattice nor a finer one wraps round, its cell may be scaled to the tile
 # (scaled_to_torus): by up to this share, the same in every direction, as if the photo had
@@ -294,7 +296,7 @@ def torus_lattice(image: np.ndarray, lattice: Lattice, height: int, width: int) 
     """The lattice a seamless ``height`` x ``width`` tile of ``image`` starts from, or None.
 
     ``lattice`` itself where it can be nudged to wrap round the tile (fitted_to_torus). Else
-    the finer lattice under it (its cell split in two or three, once or twice) that can be, and
+    the finer lattice under it (its cell split in two, three or five, once or twice) that can be, and
     that explains the most of the held-out half, MIN_SHARE at least, among those the coarse
     mean cell agrees with (MIN_CELL_AGREEMENT). The fit often keeps a cell of two to nine
     true cells (in-sample share favours larger cells), whose vectors rarely divide a tile's
@@ -314,7 +316,7 @@ def torus_lattice(image: np.ndarray, lattice: Lattice, height: int, width: int) 
 
 
 def _finer_lattices(image: np.ndarray, lattice: Lattice) -> list[Lattice]:
-    """The lattices under ``lattice`` (its cell split in two or three, TORUS_SPLITS times) that
+    """The lattices under ``lattice`` (its cell split by SPLITS, TORUS_SPLITS times) that
     explain MIN_SHARE of the held-out half and that its mean cell agrees with."""
     small = resize_longest_side(image, FIT_SIDE) if max(image.shape[:2]) > FIT_SIDE else image
     sy, sx = image.shape[0] / small.shape[0], image.shape[1] / small.shape[1]
@@ -324,7 +326,7 @@ def _finer_lattices(image: np.ndarray, lattice: Lattice) -> list[Lattice]:
     coarse = Lattice((lattice.v1[0] / sy, lattice.v1[1] / sx), (lattice.v2[0] / sy, lattice.v2[1] / sx), lattice.share)
     found, level = [], [(coarse.v1, coarse.v2)]
     for _ in range(TORUS_SPLITS):
-        level = [finer for v1, v2 in level for index in (2, 3) for finer in _finer_bases(v1, v2, index)]
+        level = [finer for v1, v2 in level for index in SPLITS for finer in _finer_bases(v1, v2, index)]
         for v1, v2 in level:
             share = _share(pixels, v1, v2, True, (FEW_REPEATS, np.inf), both_ways)
             if share >= MIN_SHARE and _cell_agreement(small, coarse, v1, v2) >= MIN_CELL_AGREEMENT:
