@@ -324,12 +324,13 @@ def _finer_lattices(image: np.ndarray, lattice: Lattice) -> list[Lattice]:
     # Scored as the fit's pass that found it scored it: a few-repeat lattice both ways.
     both_ways = lattice.area > image.shape[0] * image.shape[1] / MIN_REPEATS
     coarse = Lattice((lattice.v1[0] / sy, lattice.v1[1] / sx), (lattice.v2[0] / sy, lattice.v2[1] / sx), lattice.share)
+    cell = _centred_cell(small, coarse)  # once: every split is compared with the same cell
     found, level = [], [(coarse.v1, coarse.v2)]
     for _ in range(TORUS_SPLITS):
         level = [finer for v1, v2 in level for index in SPLITS for finer in _finer_bases(v1, v2, index)]
         for v1, v2 in level:
             share = _share(pixels, v1, v2, True, (FEW_REPEATS, np.inf), both_ways)
-            if share >= MIN_SHARE and _cell_agreement(small, coarse, v1, v2) >= MIN_CELL_AGREEMENT:
+            if share >= MIN_SHARE and _cell_agreement(cell, coarse, v1, v2) >= MIN_CELL_AGREEMENT:
                 found.append(Lattice((v1[0] * sy, v1[1] * sx), (v2[0] * sy, v2[1] * sx), share))
     return found
 
@@ -367,8 +368,16 @@ def scaled_to_torus(lattice: Lattice, height: int, width: int) -> Lattice | None
     return Lattice((float(best[0][0]), float(best[0][1])), (float(best[1][0]), float(best[1][1])), lattice.share)
 
 
-def _cell_agreement(image: np.ndarray, coarse: Lattice, v1: Vector, v2: Vector) -> float:
-    """How well ``coarse``'s mean cell repeats on the finer lattice (v1, v2): 1 exactly, 0 no better than chance.
+def _centred_cell(image: np.ndarray, lattice: Lattice) -> np.ndarray:
+    """``lattice``'s mean cell of ``image`` as (bins0, bins1, C), its mean taken off."""
+    means, bins = mean_cell(image, lattice)
+    cell = means.reshape(bins[0], bins[1], -1)
+    return cell - cell.mean(axis=(0, 1))
+
+
+def _cell_agreement(cell: np.ndarray, coarse: Lattice, v1: Vector, v2: Vector) -> float:
+    """How well ``coarse``'s centred mean ``cell`` (_centred_cell) repeats on the finer lattice
+    (v1, v2): 1 exactly, 0 no better than chance.
 
     The held-out share cannot tell a right split of a cell from a wrong one: bins finer than
     the pixels keep a third of a brick's 32 px apart from the others whatever the lattice, so
@@ -377,9 +386,7 @@ def _cell_agreement(image: np.ndarray, coarse: Lattice, v1: Vector, v2: Vector) 
     split agrees (0.999; the photos' 0.92 to 0.98), a wrong one moves the head joints onto
     brick (0.47; on the red bricks photo 0.68).
     """
-    means, bins = mean_cell(image, coarse)
-    cell = means.reshape(bins[0], bins[1], -1)
-    cell = cell - cell.mean(axis=(0, 1))
+    bins = np.array(cell.shape[:2])
     power = 2.0 * float((cell ** 2).mean())
     if power <= 0.0:
         return 0.0

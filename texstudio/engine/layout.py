@@ -332,9 +332,9 @@ def choose_layout(config: SynthConfig, exemplar: np.ndarray, from_noise: bool,
     # A clear lattice (bricks, blocks, checks) starts from its mean cell instead: no faults
     # between cells grown in different places (docs/lattice_init). On a torus only where it,
     # or a finer one under it, can be nudged or scaled to wrap round whole
-    # (lattice.torus_lattice). Looked for whatever the periodicity: that measure misses cells over ~45 % of the
-    # shorter side (a checkerboard cropped to 2 x 4 squares scores 0.07), and the fit has its
-    # own held-out test.
+    # (lattice.torus_lattice). Looked for whatever the periodicity: that measure misses cells
+    # over ~45 % of the shorter side (a checkerboard cropped to 2 x 4 squares scores 0.07),
+    # and the fit has its own held-out test.
     lattice = fit_lattice(exemplar, score >= REPEATING) if config.auto_lattice else None
     if lattice is not None and config.tileable:
         lattice = torus_lattice(exemplar, lattice, config.height, config.width)

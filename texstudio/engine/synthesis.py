@@ -268,17 +268,21 @@ def lattice_start(config: SynthConfig, exemplar: np.ndarray, lattice: Lattice | 
     ``lattice``: the one auto_layout found, or None to find it (a replayed sidecar). A tile
     starts from the lattice lattice.torus_lattice picks for it, laid as torus_tiling says.
     """
+    replayed = lattice is None
     lattice = lattice or fit_lattice(exemplar)
     if lattice is None:
         raise ConfigError("init 'lattice' needs an exemplar whose cells repeat on a clear lattice (bricks, "
                           "blocks, checks); this one has none: use init 'noise'")
     tiling = None
     if config.tileable:
-        lattice = torus_lattice(exemplar, lattice, config.height, config.width)
-        if lattice is None:
+        # auto_layout's lattice is already the one for the tile; a replay's is picked as it was
+        # (the split search costs ~0.2 s, not to be paid twice).
+        if replayed:
+            lattice = torus_lattice(exemplar, lattice, config.height, config.width)
+        tiling = lattice and torus_tiling(lattice, config.height, config.width)
+        if tiling is None:
             raise ConfigError(f"the exemplar's lattice does not fit a seamless {config.width}x{config.height} tile "
                               "without stretching its cells: use init 'noise' or another size")
-        tiling = torus_tiling(lattice, config.height, config.width)
     return lattice_canvas(exemplar, lattice, config.height, config.width, np.random.default_rng(config.seed), tiling)
 
 
