@@ -112,7 +112,8 @@ def add_synth_options(parser: argparse.ArgumentParser) -> None:
                         "(for weaves whose blocks differ only in the direction of their strands); costs "
                         "bricks and cells their regularity; 0 = off (default 0)")
     parser.add_argument("--auto-layout", action=argparse.BooleanOptionalAction, default=None,
-                        help="when the exemplar repeats (cells, checks, rows, tiles), lay it out first as "
+                        help="when the exemplar repeats (cells, checks, rows, tiles) or is made of large soft "
+                        "shapes (lava, slime, clouds), lay it out first as "
                         "--pyramid 5 --layout-steps would, sharing --steps out in about the same time; "
                         "other exemplars run as set (default on, unless --pyramid or --layout-steps is given)")
     parser.add_argument("--auto-lattice", action=argparse.BooleanOptionalAction, default=None,

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from texstudio.engine.coarseness import COARSE, coarseness
 from texstudio.engine.config import SynthConfig
 from texstudio.engine.copy_penalty import CopyPenalty
 from texstudio.engine.imageio import longest_side_shape, resize_longest_side
@@ -289,6 +290,7 @@ class LayoutChoice:
     periodicity: float | None = None  # None when the exemplar was not measured
     note: str = ""  # one line for the user; empty when nothing changed
     lattice: Lattice | None = None  # the lattice a config with init "lattice" starts from
+    coarseness: float | None = None  # measured only for an exemplar that neither repeats nor has a lattice
 
 
 # Pyramid levels of a run started from the lattice: its first canvas is laid out already.
@@ -338,8 +340,11 @@ def choose_layout(config: SynthConfig, exemplar: np.ndarray, from_noise: bool,
     lattice = fit_lattice(exemplar, score >= REPEATING) if config.auto_lattice else None
     if lattice is not None and config.tileable:
         lattice = torus_lattice(exemplar, lattice, config.height, config.width)
-    if score < REPEATING and lattice is None:
-        return LayoutChoice(plain, score)
+    # Large soft shapes (lava's cells, slime, clouds) are laid out too, though they do not
+    # repeat: the feature losses alone turn them into blotches (engine/coarseness.py).
+    soft = coarseness(exemplar) if score < REPEATING and lattice is None else None
+    if soft is not None and soft < COARSE:
+        return LayoutChoice(plain, score, coarseness=soft)
     if lattice is not None:
         split = lattice_split(plain)
         return LayoutChoice(split, score, (
@@ -349,10 +354,12 @@ def choose_layout(config: SynthConfig, exemplar: np.ndarray, from_noise: bool,
     structured = structured_split(plain)
     levels = planned_levels(structured) if planned_levels else structured.pyramid_levels
     if levels < 2:
-        return LayoutChoice(plain, score)
+        return LayoutChoice(plain, score, coarseness=soft)
     coarse = (f"{structured.coarse_layout_steps} on each below half size and {structured.layout_steps} on the "
               "half-size one" if structured.coarse_layout_steps else f"{structured.layout_steps} on each coarse one")
+    why = (f"the exemplar repeats (periodicity {score:.2f}, {REPEATING:g} or more): laying out its cells first"
+           if soft is None else f"the exemplar is made of large soft shapes (coarseness {soft:.2f}, {COARSE:g} or "
+           "more): laying them out first")
     return LayoutChoice(structured, score, (
-        f"the exemplar repeats (periodicity {score:.2f}, {REPEATING:g} or more): laying out its cells first "
-        f"({levels} pyramid levels, patch-layout steps: {coarse}, "
-        f"{structured.steps} full-size steps)"))
+        f"{why} ({levels} pyramid levels, patch-layout steps: {coarse}, {structured.steps} full-size steps)"),
+        coarseness=soft)

@@ -1,4 +1,5 @@
-"""Does an exemplar repeat? The test that turns the patch layout stage on by itself.
+"""Does an exemplar repeat? The first test that turns the patch layout stage on by itself
+(engine/coarseness.py is the second: large soft shapes).
 
 The layout stage (engine/layout.py) keeps cells, checks, rows and tiles that the feature
 losses alone lose, but it costs busy stochastic textures (grass gets dark pits) and copies
@@ -37,12 +38,11 @@ MAX_LAG_FRACTION = 0.45
 REPEATING = 0.35
 
 
-def autocorrelation(image: np.ndarray) -> tuple[np.ndarray, float, int] | None:
-    """The detrended grey autocorrelation of ``image`` at MEASURE_SIDE px, lag 0 at the centre and 1 there;
-    the radius where its central lobe ends; and the furthest lag trusted, in pixels of that size.
+def detrended_spectrum(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Fourier transform of ``image``'s grey at MEASURE_SIDE px, shading and mean removed,
+    and each coefficient's squared frequency (cycles per pixel), for the measures of the layout.
 
-    ``image`` is (H, W, 3) in [0, 1]. None for a flat image or one whose lobe never ends
-    (one smooth blob, or a constant).
+    ``image`` is (H, W, 3) in [0, 1].
     """
     grey = resize_longest_side(image, MEASURE_SIDE).mean(axis=2)
     # The FFT sees the image as a tile: a photo's opposite edges rarely match, and the jump
@@ -50,10 +50,21 @@ def autocorrelation(image: np.ndarray) -> tuple[np.ndarray, float, int] | None:
     # every lag along it. Its periodic component (Moisan 2011) has no such jump.
     grey = periodic_component(torch.from_numpy(np.ascontiguousarray(grey))[None, None])[0, 0].double().numpy()
     height, width = grey.shape
-    spectrum = np.fft.fft2(grey)
     fy, fx = np.fft.fftfreq(height)[:, None], np.fft.fftfreq(width)[None, :]
+    frequency2 = fx ** 2 + fy ** 2
     sigma = max(height, width) * DETREND_FRACTION
-    spectrum *= 1.0 - np.exp(-2.0 * (np.pi * sigma) ** 2 * (fx ** 2 + fy ** 2))  # removes the mean too
+    return np.fft.fft2(grey) * (1.0 - np.exp(-2.0 * (np.pi * sigma) ** 2 * frequency2)), frequency2  # mean removed too
+
+
+def autocorrelation(image: np.ndarray) -> tuple[np.ndarray, float, int] | None:
+    """The detrended grey autocorrelation of ``image`` at MEASURE_SIDE px, lag 0 at the centre and 1 there;
+    the radius where its central lobe ends; and the furthest lag trusted, in pixels of that size.
+
+    ``image`` is (H, W, 3) in [0, 1]. None for a flat image or one whose lobe never ends
+    (one smooth blob, or a constant).
+    """
+    spectrum, _ = detrended_spectrum(image)
+    height, width = spectrum.shape
     power = np.abs(spectrum) ** 2
     if power.sum() <= 1e-12 * height * width:
         return None

@@ -15,7 +15,8 @@ The "structured" preset lays out the coarse levels from raw pixel patches first
 (docs/bakeoff_layout): by eye the first setting that keeps honeycomb cells and a checker
 board, but worse than the default by the metrics on all 40 photos and on grass. So the
 default turns it on only for an exemplar that repeats (auto_layout, engine/periodicity.py,
-docs/bakeoff_auto): cells, checks, rows and tiles get the layout, the rest the plain run.
+docs/bakeoff_auto) or is made of large soft shapes (engine/coarseness.py, docs/soft_cells):
+cells, checks, rows, tiles, lava and clouds get the layout, the rest the plain run.
 """
 
 from __future__ import annotations

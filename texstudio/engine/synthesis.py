@@ -73,6 +73,8 @@ class SynthResult:
     quality: dict[str, float] | None = None
     # The exemplar's periodicity when auto_layout measured it (engine/periodicity.py).
     periodicity: float | None = None
+    # How much of its detail is in large soft shapes, where auto_layout measured that (engine/coarseness.py).
+    coarseness: float | None = None
     # What the backbone ran in ("bf16" autocast or "fp32"): a replay in the other gives another image.
     precision: str = "fp32"
     # torch's CPU threads: oneDNN splits its sums by thread, so on a CPU another count gives
@@ -97,6 +99,7 @@ class SynthResult:
             "final_losses": self.final_losses,
             **({"quality": self.quality} if self.quality is not None else {}),
             **({"periodicity": round(self.periodicity, 4)} if self.periodicity is not None else {}),
+            **({"coarseness": round(self.coarseness, 4)} if self.coarseness is not None else {}),
         }
 
 
@@ -410,7 +413,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
                     config=config, iterations=back_iteration, stopped=True,
                     elapsed=time.perf_counter() - started, device=str(device), precision=acceleration.precision(device),
                     backbone=f"{backbone.name}: {backbone.weights_source}", loss_history=history,
-                    periodicity=choice.periodicity)
+                    periodicity=choice.periodicity, coarseness=choice.coarseness)
                 culprit = next((name for name, value in last_terms.items() if not np.isfinite(value)), "")
                 raise NumericalError(
                     f"the loss became {total} at iteration {iteration}{f' (in {culprit})' if culprit else ''}; "
@@ -467,6 +470,7 @@ def _synthesize(config: SynthConfig, exemplar: np.ndarray, stop: StopToken | Non
         elapsed=time.perf_counter() - started, device=str(device), precision=acceleration.precision(device),
         backbone=f"{backbone.name}: {backbone.weights_source}",
         final_losses=last_terms, loss_history=history, periodicity=choice.periodicity,
+        coarseness=choice.coarseness,
     )
 
 

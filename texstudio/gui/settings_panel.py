@@ -37,7 +37,8 @@ LABELS = {"sw_weight": "Sliced Wasserstein", "gap_weight": "Channel means (GAP)"
           "layout_min_share": "Patch layout: least patch share kept",
           "layout_energy_weight": "Layout: strand direction", "layout_copy_weight": "Layout: copy penalty",
           "layout_context_weight": "Layout: patch context", "copy_weight": "Copy penalty (full size)",
-          "exemplar_size": "Exemplar max side (px, 0 = as is)", "auto_layout": "Lay out repeating exemplars",
+          "exemplar_size": "Exemplar max side (px, 0 = as is)",
+          "auto_layout": "Lay out repeating or large-shaped exemplars",
           "auto_lattice": "Start clear lattices from their mean cell",
           "lighting": "Exemplar's lighting", "edge_margin": "Edge margin (px, cut off)"}
 # Whole-number fields with a range of their own (others run from 0 up).
@@ -89,7 +90,8 @@ TIPS = {"corr_weight": "Gram matrices between features and their copies shifted 
                                 "of their strands. It costs bricks, honeycomb and tread plate their regularity, "
                                 "so it is off by default; 1 to 5 is the range tried",
         "auto_layout": "When the exemplar repeats (cells, checks, rows, tiles: its autocorrelation peaks again "
-                       "beyond its centre), run it as the Structured preset would: 5 pyramid levels, the "
+                       "beyond its centre) or is made of large soft shapes (lava, slime, clouds: most of its "
+                       "detail survives a blur), run it as the Structured preset would: 5 pyramid levels, the "
                        "coarse ones laid out from pixel patches, in about the same time. Other exemplars "
                        "run as set. Off when patch layout steps are set by hand or when continuing",
         "auto_lattice": "With the layout on: when the exemplar's cells repeat on a clear lattice (bricks, "
