@@ -53,7 +53,8 @@ def detrended_spectrum(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     fy, fx = np.fft.fftfreq(height)[:, None], np.fft.fftfreq(width)[None, :]
     frequency2 = fx ** 2 + fy ** 2
     sigma = max(height, width) * DETREND_FRACTION
-    return np.fft.fft2(grey) * (1.0 - np.exp(-2.0 * (np.pi * sigma) ** 2 * frequency2)), frequency2  # mean removed too
+    high_pass = 1.0 - np.exp(-2.0 * (np.pi * sigma) ** 2 * frequency2)  # removes the mean too
+    return np.fft.fft2(grey) * high_pass, frequency2
 
 
 def autocorrelation(image: np.ndarray) -> tuple[np.ndarray, float, int] | None:
