@@ -130,11 +130,13 @@ def main() -> int:
     return 0
 
 
-def write_sheet(pictures: list, path: Path) -> None:
+TITLES = ("exemplar (left half)", "texstudio synth, defaults", "output tiled 2x2, half scale", "held-out right half")
+
+
+def write_sheet(pictures: list, path: Path, titles: tuple[str, ...] = TITLES) -> None:
+    """One row per photo: (name, thumbnails), a title over each column (the first also names the photo)."""
     label = 20
-    titles = ("exemplar (left half)", "texstudio synth, defaults", "output tiled 2x2, half scale",
-              "held-out right half")
-    sheet = Image.new("RGB", (THUMB * 4, (THUMB + label) * len(pictures)), "white")
+    sheet = Image.new("RGB", (THUMB * len(titles), (THUMB + label) * len(pictures)), "white")
     draw = ImageDraw.Draw(sheet)
     for row, (name, thumbs) in enumerate(pictures):
         top = row * (THUMB + label)

@@ -3,19 +3,17 @@
     .venv/bin/python docs/soft_cells/compose.py BEFORE_OUT NOW_OUT docs/soft_cells/sheet.jpg PHOTO...
 
 BEFORE_OUT and NOW_OUT are two `scripts/heldout_check.py --out` folders run on the same
-photos (their outputs/ hold the CLI results); the thumbnails are heldout_check's own.
+photos (their outputs/ hold the CLI results); thumbnails and layout are heldout_check's own.
 """
 
 import sys
 from pathlib import Path
 
-from PIL import Image, ImageDraw
-
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO))
 
-from heldout_check import THUMB, split, thumb  # noqa: E402
+from heldout_check import split, thumb, write_sheet  # noqa: E402
 from texstudio.engine.imageio import load_image  # noqa: E402
 
 TITLES = ("exemplar (left half)", "before: plain run", "now: laid out first", "held-out right half")
@@ -23,19 +21,12 @@ TITLES = ("exemplar (left half)", "before: plain run", "now: laid out first", "h
 
 def main() -> int:
     before, now, target, photos = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4:]
-    label = 20
-    sheet = Image.new("RGB", (THUMB * 4, (THUMB + label) * len(photos)), "white")
-    draw = ImageDraw.Draw(sheet)
-    for row, photo in enumerate(map(Path, photos)):
+    pictures = []
+    for photo in map(Path, photos):
         left, right = split(load_image(photo))
-        pictures = [thumb(left), thumb(load_image(before / "outputs" / f"{photo.stem}.png")),
-                    thumb(load_image(now / "outputs" / f"{photo.stem}.png")), thumb(right)]
-        top = row * (THUMB + label)
-        for column, picture in enumerate(pictures):
-            sheet.paste(picture, (column * THUMB, top + label))
-            draw.text((column * THUMB + 4, top + 4), (f"{photo.stem}: " if column == 0 else "") + TITLES[column],
-                      fill="black")
-    sheet.save(target, quality=88)
+        pictures.append((photo.stem, [thumb(left), thumb(load_image(before / "outputs" / f"{photo.stem}.png")),
+                                      thumb(load_image(now / "outputs" / f"{photo.stem}.png")), thumb(right)]))
+    write_sheet(pictures, target, TITLES)
     return 0
 
 
