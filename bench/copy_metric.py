@@ -20,8 +20,10 @@ writes timing.md.
 
 Every output patch's best correlation c1 and its best non-overlapping runner-up c2 are
 kept (OUT/pairs, not in git), so the report can score the old rule (c1 >= 0.9, exemplar searched
-every 2 px) and the ratio rule at several ratios from one pass. Writes results.md and
-results.json to --out.
+every 2 px) and the ratio rule at several ratios from one pass. The report also measures each
+exemplar's own chance share (metrics.self_copy_fraction, per scale) and scores the rule the
+engine uses: the ratio rule, counting only scales where the share is at least
+metrics.CHANCE_FACTOR times that. Writes results.md and results.json to --out.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def match_pairs(output: np.ndarray, exemplar: np.ndarray, step: int) -> list[lis
     if step != 1:
         return [[b, b] for b in best.tolist()]
     runner_up, _ = metrics._best_exemplar_match(ours, exemplar, PATCH, step, rows, columns,
-                                                exclude=(where // columns * step, where % columns * step))
+                                                exclude=[(where // columns * step, where % columns * step)])
     return np.stack([best.numpy(), runner_up.numpy()], 1).round(5).tolist()
 
 
@@ -87,10 +89,12 @@ def images(path: Path, results: Path | None, tag: str) -> tuple[np.ndarray, dict
     return exemplar, {k: np.clip(v, 0, 1).astype(np.float32) for k, v in found.items()}
 
 
-def fraction(scales: list[dict], rule: str, ratio: float) -> float:
-    """The metric from stored pairs: the worst scale's share of copied patches."""
+def fraction(scales: list[dict], rule: str, ratio: float, chance: list[float] | None = None) -> float:
+    """The metric from stored pairs: the worst scale's share of copied patches. With ``chance``
+    (the exemplar's self_copy_fraction per scale), a scale counts only where its share is at
+    least metrics.CHANCE_FACTOR times that, as layout_copy_fraction counts it."""
     worst = 0.0
-    for scale in scales:
+    for index, scale in enumerate(scales):
         pairs = np.asarray(scale[rule], dtype=np.float64).reshape(-1, 2)
         if len(pairs) == 0:
             continue
@@ -98,7 +102,9 @@ def fraction(scales: list[dict], rule: str, ratio: float) -> float:
         copied = c1 >= THRESHOLD
         if rule == "new":
             copied &= (1 - c1) <= ratio ** 2 * (1 - c2)
-        worst = max(worst, float(copied.mean()))
+        share = float(copied.mean())
+        if chance is None or share >= metrics.CHANCE_FACTOR * chance[index]:
+            worst = max(worst, share)
     return worst
 
 
@@ -108,16 +114,22 @@ def report(out: Path, textures: Path) -> None:
         data.update(json.loads(shard.read_text()))
     kinds = photo_kinds(textures)
     columns = [k for k in ("held", "result", "noise", "blur+noise") if any(k in v for v in data.values())]
-    scores = {photo: {k: {"old": fraction(v[k], "old", 1.0), **{f"ratio {r}": fraction(v[k], "new", r) for r in RATIOS}}
+    chance = {photo: chance_by_scale(split_photo(textures / photo, SIZE)[0]) for photo in data}
+    ratio = f"ratio {metrics.COPY_RATIO}"
+    chosen = f"{ratio}, over chance"
+    scores = {photo: {k: {"old": fraction(v[k], "old", 1.0), **{f"ratio {r}": fraction(v[k], "new", r) for r in RATIOS},
+                          chosen: fraction(v[k], "new", metrics.COPY_RATIO, chance[photo])}
                       for k in columns if k in v} for photo, v in data.items()}
-    rules = ["old"] + [f"ratio {r}" for r in RATIOS]
+    rules = ["old"] + [f"ratio {r}" for r in RATIOS] + [chosen]
     lines = [f"# Copy metric calibration: {len(data)} shared photos (`bench/copy_metric.py`)", "",
              "Share of patches counted as copied (worst of three scales). `old`: best correlation at least "
              f"{THRESHOLD}, exemplar searched every 2 px. `ratio R`: the same, searched every pixel, and the "
              "best match at most R times as far as the best match that does not overlap it. held: the held-out "
              "right half; result: the default's output (bench/levels.py rows, docs/bakeoff_now); both should be "
              "near 0. noise and blur+noise: the exemplar rolled by (37, 53) px under noise of 0.02, blurred 2x2 "
-             "first for the second; copies, at most 0.9.", "",
+             "first for the second; copies, at most 0.9. `over chance`: a scale counts only where its share "
+             f"is at least {metrics.CHANCE_FACTOR:g} times the exemplar's own against itself "
+             "(metrics.self_copy_fraction; the rule in texstudio/engine/metrics.py).", "",
              "| rule | " + " | ".join(f"{k} mean | {k} " + ("max" if k in ("held", "result") else "min")
                                      for k in columns) + " |",
              "|---|" + "---|---|" * len(columns)]
@@ -128,16 +140,25 @@ def report(out: Path, textures: Path) -> None:
             worst = np.max(values) if k in ("held", "result") else np.min(values)
             cells.append(f"{np.mean(values):.3f} | {worst:.3f}")
         lines.append(f"| {rule} | " + " | ".join(cells) + " |")
-    chosen = f"ratio {metrics.COPY_RATIO}"
-    lines += ["", f"Per photo, `old` → `{chosen}` (the rule in texstudio/engine/metrics.py):", "",
-              "| photo | kind | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    lines += ["", f"Per photo, `old` → `{ratio}` → `{chosen}`; chance: the exemplar's own share at full / half / "
+              "quarter scale:", "",
+              "| photo | kind | chance | " + " | ".join(columns) + " |", "|---|---|---|" + "---|" * len(columns)]
     for photo in sorted(scores, key=lambda p: (kinds.get(p, ""), p)):
-        lines.append(f"| {photo} | {kinds.get(photo, '')} | " + " | ".join(
-            f"{scores[photo][k]['old']:.3f} → {scores[photo][k][chosen]:.3f}" if k in scores[photo] else "–"
-            for k in columns) + " |")
+        lines.append(f"| {photo} | {kinds.get(photo, '')} | {' / '.join(f'{c:.2f}' for c in chance[photo])} | "
+                     + " | ".join(" → ".join(f"{scores[photo][k][rule]:.3f}" for rule in ("old", ratio, chosen))
+                                  if k in scores[photo] else "–" for k in columns) + " |")
     (out / "results.md").write_text("\n".join(lines) + "\n")
     (out / "results.json").write_text(json.dumps(scores, indent=1))
     print("\n".join(lines[:12 + len(rules)]))
+
+
+def chance_by_scale(exemplar: np.ndarray) -> list[float]:
+    """The exemplar's self_copy_fraction at full, half and quarter scale."""
+    chance = []
+    for _ in range(3):
+        chance.append(metrics.self_copy_fraction(exemplar))
+        exemplar = metrics._halve(exemplar)
+    return chance
 
 
 OLD_MAX_PAIRS = 1 << 30  # the old rule's budget of patch pairs
@@ -159,22 +180,36 @@ def old_rule(output: np.ndarray, exemplar: np.ndarray) -> float:
     return worst
 
 
+def ratio_alone(output: np.ndarray, exemplar: np.ndarray) -> float:
+    """The worst scale by the ratio rule, every scale counting (layout_copy_fraction before the chance share)."""
+    return max(metrics.copy_fraction_by_scale(output, exemplar), default=0.0)
+
+
 def timing(out: Path, textures: Path) -> None:
     """Seconds per copy score, new rule against old, on one photo at three sizes."""
     photo = load_image(textures / "gravel1-texturize.png")
     lines = ["# Copy metric cost (`bench/copy_metric.py --timing`)", "",
              "layout_copy_fraction on a second crop of gravel1 against the first, both N x N, "
-             "one thread; the old rule timed in the same run.", "",
-             "| N | old rule, s | new rule, s | new / old |", "|---|---|---|---|"]
+             "one thread; the old rule timed in the same run, and the ratio rule alone (every scale counts, "
+             "no chance share: the rule of 2026-12-05). Last two columns: a copy (the exemplar rolled by "
+             "(37, 53) px under noise of 0.02), where every scale finds copies and the exemplar's own chance "
+             "share (self_copy_fraction) is measured at each.", "",
+             "| N | old rule, s | ratio alone, s | new rule, s | new / old | ratio alone on a copy, s "
+             "| new rule on a copy, s |", "|---|---|---|---|---|---|---|"]
+    rng = np.random.default_rng(0)
     for size in (256, 512, 1024):
         image = resize_longest_side(photo, 2 * size)
         exemplar, other = image[:size, :size], image[-size:, -size:]
+        copy = np.clip(np.roll(exemplar, (37, 53), (0, 1)) + rng.normal(0, 0.02, exemplar.shape), 0, 1).astype(np.float32)
         seconds = {}
-        for name, rule in (("old", old_rule), ("new", metrics.layout_copy_fraction)):
+        for name, rule, image in (("old", old_rule, other), ("ratio", ratio_alone, other),
+                                  ("new", metrics.layout_copy_fraction, other), ("ratio copy", ratio_alone, copy),
+                                  ("copy", metrics.layout_copy_fraction, copy)):
             started = time.perf_counter()
-            rule(other, exemplar)
+            rule(image, exemplar)
             seconds[name] = time.perf_counter() - started
-        lines.append(f"| {size} | {seconds['old']:.1f} | {seconds['new']:.1f} | {seconds['new'] / seconds['old']:.1f} |")
+        lines.append(f"| {size} | {seconds['old']:.1f} | {seconds['ratio']:.1f} | {seconds['new']:.1f} "
+                     f"| {seconds['new'] / seconds['old']:.1f} | {seconds['ratio copy']:.1f} | {seconds['copy']:.1f} |")
         print(lines[-1], flush=True)
     (out / "timing.md").write_text("\n".join(lines) + "\n")
 

@@ -1,10 +1,12 @@
 import numpy as np
+import pytest
 
 from texstudio.engine.metrics import (
     _line_steps, color_distance, copy_fraction, patch_distance, quality_report, seam_score, spectrum_distance,
 )
 
 from ..conftest import make_texture
+from .test_coarseness import soft_cells
 
 
 def test_metrics_separate_a_second_crop_from_broken_versions():
@@ -61,6 +63,47 @@ def test_layout_copies_are_caught_at_a_coarser_scale():
     per_scale = copy_fraction_by_scale(layout, exemplar)
     assert len(per_scale) == 3 and layout_copy_fraction(layout, exemplar) == max(per_scale)
     assert copy_fraction_by_scale(layout[:15], exemplar) == [] and layout_copy_fraction(layout[:15], exemplar) == 0.0
+
+
+def checker_half(phase: tuple[int, int] = (0, 0), width: int = 128, seed: int = 0) -> np.ndarray:
+    """Like the black-and-white checker's exemplar half: 2 x 4 squares of 64 px, faint grain."""
+    rows, columns = np.arange(256) + phase[0], np.arange(width) + phase[1]
+    squares = (np.add.outer(rows // 64, columns // 64) % 2).astype(np.float32)
+    grain = np.random.default_rng(seed).normal(0, 0.03, (256, width, 3))
+    return np.clip(0.15 + 0.7 * squares[..., None] + grain, 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("shapes", ["checker", "soft cells"])
+def test_a_faithful_sample_of_a_few_large_shapes_is_not_called_a_copy(shapes):
+    from texstudio.engine.metrics import (
+        CHANCE_FACTOR, _halve, copy_fraction_by_scale, layout_copy_fraction, self_copy_fraction,
+    )
+
+    if shapes == "checker":
+        # The same squares out of phase, as a good synthesis draws them.
+        exemplar, fresh = checker_half(), checker_half((24, 40), width=256, seed=1)
+    else:  # lava- or slime-like blobs: two samples with their cells in other places
+        exemplar, fresh = soft_cells(256, 10, seed=0)[:, :128], soft_cells(256, 10, seed=10)[:, :128]
+    # At quarter scale the exemplar holds a few shapes, each unlike the others: the ratio
+    # test alone calls the fresh sample's shapes copies (measured 0.51 and 0.52) ...
+    quarter = copy_fraction_by_scale(fresh, exemplar)[2]
+    assert quarter > 0.3
+    # ... as it calls the exemplar's own shapes copies of each other (0.46 and 0.71).
+    chance = self_copy_fraction(_halve(_halve(exemplar)))
+    assert quarter < CHANCE_FACTOR * chance
+    assert layout_copy_fraction(fresh, exemplar) < 0.1
+    # A verbatim copy is still one.
+    assert layout_copy_fraction(exemplar.copy(), exemplar) == 1.0
+
+
+def test_a_fine_texture_does_not_pass_for_copies_of_itself():
+    from texstudio.engine.metrics import _halve, self_copy_fraction
+
+    texture = make_texture(128, seed=9)
+    assert self_copy_fraction(texture) < 0.05 and self_copy_fraction(_halve(texture)) < 0.05
+    # A photo tiled from one small tile copies itself: every patch has its twin.
+    tiled = np.tile(texture[:48, :48], (3, 3, 1))
+    assert self_copy_fraction(tiled) > 0.5
 
 
 def test_quality_report_has_every_metric():
