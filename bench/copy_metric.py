@@ -200,7 +200,8 @@ def timing(out: Path, textures: Path) -> None:
     for size in (256, 512, 1024):
         image = resize_longest_side(photo, 2 * size)
         exemplar, other = image[:size, :size], image[-size:, -size:]
-        copy = np.clip(np.roll(exemplar, (37, 53), (0, 1)) + rng.normal(0, 0.02, exemplar.shape), 0, 1).astype(np.float32)
+        copy = np.roll(exemplar, (37, 53), (0, 1)) + rng.normal(0, 0.02, exemplar.shape)
+        copy = np.clip(copy, 0, 1).astype(np.float32)
         seconds = {}
         for name, rule, image in (("old", old_rule, other), ("ratio", ratio_alone, other),
                                   ("new", metrics.layout_copy_fraction, other), ("ratio copy", ratio_alone, copy),

@@ -347,9 +347,10 @@ def choose_layout(config: SynthConfig, exemplar: np.ndarray, from_noise: bool,
         return LayoutChoice(plain, score, coarseness=soft)
     if lattice is not None:
         split = lattice_split(plain)
+        explained = "of its grain's direction" if lattice.grain else "of its variance"
         return LayoutChoice(split, score, (
             f"the exemplar repeats on a lattice (periodicity {score:.2f}, cell {lattice.area:.0f} px, "
-            f"{lattice.share:.2f} of its variance): starting from its mean cell tiled{_scaled(config, lattice)} "
+            f"{lattice.share:.2f} {explained}): starting from its mean cell tiled{_scaled(config, lattice)} "
             f"({split.pyramid_levels} pyramid levels)"), lattice)
     structured = structured_split(plain)
     levels = planned_levels(structured) if planned_levels else structured.pyramid_levels
