@@ -20,7 +20,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -42,17 +41,14 @@ def shares(paths: list[str]) -> None:
             print(f"{Path(path).name}\t{found.share:.3f}\t\t\t\t\t\t\tpixels", flush=True)
             continue
         direction, tensor = L.grain_maps(half)
-        candidates = L._combined(L._peaks(L._linear_autocorrelation(direction[..., 0]), max_lag=np.inf))
-        repeats = (L.FEW_REPEATS, np.inf)
-        best = L._best_lattice(L._Pixels.of(direction), candidates, repeats, True, L.GRAIN_REFINED)
+        best = L._direction_lattice(direction)  # _grain_lattice's steps, every value kept
         if best is None:
             print(f"{Path(path).name}\t\tnone\t\t\t\t\t\tno", flush=True)
             continue
-        lengths = sorted([np.hypot(*best.v1), np.hypot(*best.v2)])
-        tensor_share = L._share(L._Pixels.of(tensor), best.v1, best.v2, True, repeats, True)
         cells = half.shape[0] * half.shape[1] / best.area
         taken = "grain" if found is not None else "no"
-        print(f"{Path(path).name}\t\t{best.share:.3f}\t{tensor_share:.3f}\t{lengths[1] / lengths[0]:.1f}\t{cells:.1f}\t"
+        measured = f"{best.share:.3f}\t{L._tensor_share(tensor, best):.3f}\t{L._aspect(best):.1f}\t{cells:.1f}"
+        print(f"{Path(path).name}\t\t{measured}\t"
               f"({best.v1[0]:.1f}, {best.v1[1]:.1f})\t({best.v2[0]:.1f}, {best.v2[1]:.1f})\t{taken}", flush=True)
 
 

@@ -336,21 +336,34 @@ def _linear_autocorrelation(values: np.ndarray) -> np.ndarray:
 def _grain_lattice(image: np.ndarray) -> Lattice | None:
     """A few-repeat lattice of the grain's direction (grain_maps), or None.
 
-    Looked for on the first map (its autocorrelation's peaks, every lag to half of each
-    side), held out both ways as a few-repeat lattice of pixels is; it must explain
-    MIN_GRAIN_SHARE of both maps, with a cell no longer than MAX_GRAIN_ASPECT times its width.
+    Looked for on the first map (_direction_lattice); it must explain MIN_GRAIN_SHARE of both
+    maps, with a cell no longer than MAX_GRAIN_ASPECT times its width (_aspect).
     """
     direction, tensor = grain_maps(image)
-    candidates = _combined(_peaks(_linear_autocorrelation(direction[..., 0]), max_lag=np.inf))
-    repeats = (FEW_REPEATS, np.inf)
-    found = _best_lattice(_Pixels.of(direction), candidates, repeats, True, GRAIN_REFINED)
-    if found is None or found.share < MIN_GRAIN_SHARE:
+    found = _direction_lattice(direction)
+    if found is None or found.share < MIN_GRAIN_SHARE or _aspect(found) > MAX_GRAIN_ASPECT:
         return None
-    lengths = sorted([np.hypot(*found.v1), np.hypot(*found.v2)])
-    if lengths[1] > MAX_GRAIN_ASPECT * lengths[0]:
-        return None
-    share = min(found.share, _share(_Pixels.of(tensor), found.v1, found.v2, True, repeats, True))
+    share = min(found.share, _tensor_share(tensor, found))
     return Lattice(found.v1, found.v2, share, grain=True) if share >= MIN_GRAIN_SHARE else None
+
+
+def _direction_lattice(direction: np.ndarray) -> Lattice | None:
+    """The best few-repeat lattice of the direction map (H, W, 1): candidates from its
+    autocorrelation's peaks, every lag to half of each side; held out both ways as a
+    few-repeat lattice of pixels is."""
+    candidates = _combined(_peaks(_linear_autocorrelation(direction[..., 0]), max_lag=np.inf))
+    return _best_lattice(_Pixels.of(direction), candidates, (FEW_REPEATS, np.inf), True, GRAIN_REFINED)
+
+
+def _tensor_share(tensor: np.ndarray, lattice: Lattice) -> float:
+    """Held-out share (both ways) of the structure tensor map that ``lattice``'s mean cell explains."""
+    return _share(_Pixels.of(tensor), lattice.v1, lattice.v2, True, (FEW_REPEATS, np.inf), True)
+
+
+def _aspect(lattice: Lattice) -> float:
+    """The longer cell vector's length over the shorter's."""
+    shorter, longer = sorted([np.hypot(*lattice.v1), np.hypot(*lattice.v2)])
+    return longer / shorter
 
 
 def _best_lattice(pixels: _Pixels, candidates: list[Vector], repeats: tuple[float, float],
